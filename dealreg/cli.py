@@ -1,0 +1,117 @@
+"""The ``dealreg`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dealreg import logs
+from dealreg.settings import SERVICE_NAMES, Settings, SettingsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dealreg",
+        description="Partner deal registration backend. Every flag also has a DEALREG_* "
+        "environment variable (see README).",
+    )
+    parser.add_argument("--kafka", metavar="HOST:PORT", help="Kafka bootstrap servers "
+                        "(DEALREG_KAFKA_BOOTSTRAP; default: the local broker / 127.0.0.1:9092)")
+    parser.add_argument("--topic-prefix", help="prefix of every topic (DEALREG_TOPIC_PREFIX)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING… (DEALREG_LOG_LEVEL)")
+    parser.add_argument("--log-format", choices=("json", "text"),
+                        help="log line format (DEALREG_LOG_FORMAT)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_store(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--store", metavar="URL", help="postgresql://… event store "
+                         "(DEALREG_DATABASE_URL; default: SQLite files in DEALREG_DATA_DIR)")
+        sub.add_argument("--data-dir", type=Path, help="SQLite directory (DEALREG_DATA_DIR)")
+        sub.add_argument("--partitions", type=int,
+                         help="partitions of topics created (DEALREG_PARTITIONS)")
+        return sub
+
+    with_store(commands.add_parser(
+        "up", help="run all three services in this process (starts the local broker "
+        "unless --kafka or DEALREG_KAFKA_BOOTSTRAP is given)"))
+    serve = with_store(commands.add_parser("serve", help="run one service (production)"))
+    serve.add_argument("service", choices=SERVICE_NAMES)
+
+    topics = commands.add_parser("topics", help="manage the contract's topics")
+    topics_commands = topics.add_subparsers(dest="topics_command", required=True)
+    create = topics_commands.add_parser("create", help="create every missing contract topic")
+    create.add_argument("--partitions", type=int, help="partitions (DEALREG_PARTITIONS)")
+
+    publish = commands.add_parser(
+        "publish", help="validate CloudEvents from a JSON-lines file and produce them")
+    publish.add_argument("topic", help="contract topic name, e.g. registrations.requests.v1")
+    publish.add_argument("file", help="JSON-lines file of CloudEvents, or - for stdin")
+
+    tail = commands.add_parser("tail", help="print a topic's events as JSON lines")
+    tail.add_argument("topic", help="contract topic name, e.g. registrations.v1")
+    tail.add_argument("--from-beginning", action="store_true",
+                      help="start at the oldest event (default: only new ones)")
+    tail.add_argument("--idle-exit", type=float, metavar="SECONDS",
+                      help="exit after this long without a new event (default: run until Ctrl-C)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env().with_overrides(
+        kafka_bootstrap=args.kafka,
+        topic_prefix=args.topic_prefix,
+        log_level=args.log_level,
+        log_format=args.log_format,
+        database_url=getattr(args, "store", None),
+        data_dir=getattr(args, "data_dir", None),
+        partitions=getattr(args, "partitions", None),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except SettingsError as error:
+        print(f"dealreg: configuration error: {error}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_format)
+    try:
+        return asyncio.run(_run(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from dealreg import tools
+
+    match args.command:
+        case "up":
+            from dealreg.stack import run_services
+            from services import definitions
+
+            await run_services(settings, list(definitions().values()),
+                               start_local_broker=not settings.kafka_bootstrap)
+            return 0
+        case "serve":
+            from dealreg.stack import run_services
+            from services import definitions
+
+            await run_services(settings, [definitions()[args.service]],
+                               start_local_broker=False)
+            return 0
+        case "topics":
+            return await tools.create_topics(settings)
+        case "publish":
+            return await tools.publish_file(settings, args.topic, args.file)
+        case "tail":
+            return await tools.tail(settings, args.topic, from_beginning=args.from_beginning,
+                                    idle_exit_s=args.idle_exit)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Effectively-once consumption with FastStream: positions live in the event store, not Kafka.
+
+* On every partition assignment the consumer seeks to the position stored with the
+  service's events (or to the beginning when there is none), so a record is never
+  skipped and never applied twice, whatever Kafka's committed offsets say.
+* Batches are applied per partition (``dealreg.processing``) in a worker thread,
+  because eventsourcing's calls block.
+* Messages are parsed by dealreg itself, never by FastStream's JSON decoder: a hostile
+  record (broken JSON, undecodable headers) must reach the dead-letter topic, not
+  vanish in the framework.
+* Infrastructure failures (the database is down) are retried with back-off until
+  they pass or the service stops; the batch is never skipped. Kafka offsets are
+  committed after the store commit, for lag monitoring only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from itertools import groupby
+from typing import Annotated
+
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from faststream import AckPolicy, Context
+from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import BatchSubscriber
+from faststream.message import StreamMessage
+
+from dealreg.processing import InboundProcessor, InboundRecord
+from dealreg.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RawBatch = tuple[ConsumerRecord, ...]
+BatchMessage = Annotated[StreamMessage[RawBatch], Context("message")]
+
+RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+async def _parse_batch(records: RawBatch) -> StreamMessage[RawBatch]:
+    """Wrap the records untouched: no header decoding, no JSON decoding."""
+    return StreamMessage(raw_message=records, body=b"")
+
+
+async def _keep_raw(message: StreamMessage[RawBatch]) -> RawBatch:
+    return message.raw_message
+
+
+def _inbound(record: ConsumerRecord) -> InboundRecord:
+    return InboundRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        timestamp_ms=record.timestamp,
+    )
+
+
+class EffectivelyOnceConsumer:
+    """Subscribes a service's input topics on ``broker`` and feeds its processor."""
+
+    def __init__(
+        self,
+        *,
+        broker: KafkaBroker,
+        processor: InboundProcessor,
+        settings: Settings,
+        service: str,
+        topics: list[str],
+        on_applied: Callable[[], None],
+    ) -> None:
+        self.processor = processor
+        self.service = service
+        self.on_applied = on_applied
+        self.stopping = asyncio.Event()
+        self.subscriber: BatchSubscriber = broker.subscriber(
+            *topics,
+            group_id=settings.consumer_group(service),
+            batch=True,
+            max_records=settings.batch_max_records,
+            batch_timeout_ms=settings.batch_timeout_ms,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=max(100, settings.session_timeout_ms // 5),
+            listener=_SeekToStoredPositions(self),
+            parser=_parse_batch,
+            decoder=_keep_raw,
+        )
+        self.subscriber(self._handle)
+
+    async def _handle(self, message: BatchMessage) -> None:
+        records = message.raw_message
+        by_partition = groupby(records, key=lambda r: (r.topic, r.partition))
+        commits: dict[TopicPartition, OffsetAndMetadata] = {}
+        for (topic, partition), group in by_partition:
+            batch = [_inbound(record) for record in group]
+            applied = await self._process_until_done(batch)
+            commits[TopicPartition(topic, partition)] = OffsetAndMetadata(
+                batch[-1].offset + 1, ""
+            )
+            if applied:
+                log.debug(
+                    "records applied",
+                    extra={"service": self.service, "topic": topic,
+                           "partition": partition, "count": applied},
+                )
+        self.on_applied()
+        await self._commit_offsets(commits)
+
+    async def _process_until_done(self, batch: list[InboundRecord]) -> int:
+        attempt = 0
+        while True:
+            try:
+                return await asyncio.to_thread(self.processor.process, batch)
+            except Exception:
+                if self.stopping.is_set():
+                    raise
+                delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+                log.exception(
+                    "storing a batch failed; retrying",
+                    extra={"service": self.service, "topic": batch[0].topic,
+                           "partition": batch[0].partition, "retry_in_s": delay},
+                )
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _commit_offsets(self, commits: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        consumer = self.subscriber.consumer
+        if consumer is None or not commits:
+            return
+        assigned = consumer.assignment()
+        owned = {tp: offset for tp, offset in commits.items() if tp in assigned}
+        try:
+            await consumer.commit(owned)
+        except Exception as exc:  # lag figures only: the store holds the truth
+            log.info("kafka offset commit skipped", extra={"service": self.service,
+                                                          "reason": repr(exc)})
+
+    async def seek_to_stored(self, assigned: set[TopicPartition]) -> None:
+        consumer = self.subscriber.consumer
+        if consumer is None:
+            return
+        for tp in assigned:
+            position = await asyncio.to_thread(
+                self.processor.next_offset, tp.topic, tp.partition
+            )
+            if position is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, position)
+            log.info(
+                "partition assigned",
+                extra={"service": self.service, "topic": tp.topic,
+                       "partition": tp.partition, "resume_at": position or 0},
+            )
+
+
+class _SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: EffectivelyOnceConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._consumer.seek_to_stored(assigned)

@@ -1,0 +1,25 @@
+"""Deterministic identities: the same input history always yields the same ids.
+
+Aggregate ids are ``uuid5`` of a business key, and every emitted CloudEvent's ``id`` is a
+``uuid5`` of the stored event that caused it, so a re-published or replayed event carries
+the id it had the first time and downstream consumers recognise it (CONTRACT §1).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+#: The namespace of every dealreg uuid5.
+DEALREG_NAMESPACE = UUID("6f1c3a52-8e0b-5d0e-9a53-d3a1f0c0de9a")
+
+
+def business_id(kind: str, key: str) -> UUID:
+    """The id of the ``kind`` aggregate for business key ``key`` (e.g. a registration id)."""
+    return uuid5(DEALREG_NAMESPACE, f"{kind}:{key}")
+
+
+def emitted_event_id(service: str, originator_id: UUID, originator_version: int, index: int) -> str:
+    """The CloudEvents id of the ``index``-th event emitted for a stored domain event."""
+    return str(
+        uuid5(DEALREG_NAMESPACE, f"emitted:{service}:{originator_id}:{originator_version}:{index}")
+    )

@@ -1,0 +1,124 @@
+"""Configuration: environment variables with the ``DEALREG_`` prefix, overridable by CLI flags.
+
+Every setting has a default that makes the local default (``dealreg up``: the bundled
+broker and SQLite files under ``./.dealreg``) work without any configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+SERVICE_NAMES = ("registration", "conflict", "payouts")
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+class SettingsError(ValueError):
+    """A configuration value is not usable; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All runtime settings. ``env_name`` of a field is ``DEALREG_`` + its upper-cased name."""
+
+    data_dir: Path = Path(".dealreg")
+    database_url: str = ""
+    db_schema_prefix: str = "dealreg_"
+    kafka_bootstrap: str = ""
+    local_broker_port: int = 9092
+    topic_prefix: str = ""
+    partitions: int = 3
+    replication_factor: int = 1
+    consumer_group_prefix: str = "dealreg-"
+    batch_max_records: int = 500
+    batch_timeout_ms: int = 20
+    session_timeout_ms: int = 10_000
+    outbox_batch_size: int = 500
+    outbox_poll_ms: int = 1_000
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = environ.get(env_name(spec.name))
+            if raw is None or raw == "":
+                continue
+            values[spec.name] = _convert(spec.name, spec.type, raw)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """The same settings with the given (non-None) values replaced, e.g. from CLI flags."""
+        changed = {key: value for key, value in overrides.items() if value is not None}
+        settings = replace(self, **changed)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        positive = ("partitions", "replication_factor", "batch_max_records", "outbox_batch_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{env_name(name)} must be at least 1")
+        if self.database_url and not self.database_url.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise SettingsError(
+                f"{env_name('database_url')} must be a postgresql:// URL (or empty for SQLite)"
+            )
+        if self.log_format not in ("json", "text"):
+            raise SettingsError(f"{env_name('log_format')} must be 'json' or 'text'")
+
+    @property
+    def bootstrap(self) -> str:
+        """Where to reach Kafka when no local broker is started for us."""
+        return self.kafka_bootstrap or DEFAULT_BOOTSTRAP
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url)
+
+    def topic(self, logical_name: str) -> str:
+        """The physical topic name of a contract topic, with the configured prefix."""
+        return f"{self.topic_prefix}{logical_name}"
+
+    def logical_topic(self, physical_name: str) -> str:
+        """The contract topic name of a physical topic (the inverse of :meth:`topic`)."""
+        return physical_name.removeprefix(self.topic_prefix)
+
+    def consumer_group(self, service: str) -> str:
+        return f"{self.consumer_group_prefix}{service}"
+
+    def store_description(self) -> str:
+        """Where events are stored, for humans; never shows a password."""
+        if not self.uses_postgres:
+            return f"sqlite files under {self.data_dir.resolve()}"
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.database_url)
+        host = url.hostname or "localhost"
+        port = f":{url.port}" if url.port else ""
+        return f"postgresql://{host}{port}{url.path} schemas {self.db_schema_prefix}*"
+
+
+def env_name(field_name: str) -> str:
+    return f"DEALREG_{field_name.upper()}"
+
+
+def _convert(name: str, annotation: Any, raw: str) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError:
+        raise SettingsError(f"{env_name(name)} must be a whole number, not {raw!r}") from None
+    return raw

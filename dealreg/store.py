@@ -1,0 +1,134 @@
+"""Event-store wiring: one ``eventsourcing`` application per service, with its own tables.
+
+SQLite by default (one file per service under ``DEALREG_DATA_DIR``), PostgreSQL when
+``DEALREG_DATABASE_URL`` is a ``postgresql://`` URL (one schema per service, created
+here because eventsourcing does not create it).
+
+Every application uses a *process recorder*, which stores a tracking record in the same
+transaction as the new events: the Kafka position of the input that caused them
+(``dealreg.consumer``) or the outbox position (``dealreg.outbox``). With single-row
+tracking, a position that is not greater than the stored one is refused with
+``IntegrityError`` and the whole transaction rolls back: the duplicate guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    ProcessRecorder,
+    Recording,
+    Tracking,
+    Transcoding,
+)
+
+from dealreg.settings import Settings, SettingsError
+
+
+class DateAsISO(Transcoding):
+    """Stores ``datetime.date`` values (e.g. an expected close date) as ``YYYY-MM-DD``."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class ServiceApplication(Application[UUID]):
+    """An eventsourcing application that records tracking with its events."""
+
+    recorder: ProcessRecorder
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def record(
+        self, aggregates: Iterable[Aggregate], tracking: Tracking
+    ) -> list[Recording[UUID]]:
+        """Store the pending events of ``aggregates`` and ``tracking`` in one transaction."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.collect_events(*aggregates)
+        if not processing_event.events:
+            self.recorder.insert_tracking(tracking)
+            return []
+        return self._record(processing_event)
+
+    def position(self, tracking_name: str) -> int | None:
+        """The stored position for ``tracking_name`` (the next offset to read), if any."""
+        return self.recorder.max_tracking_id(tracking_name)
+
+    def get_or_none(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+
+def application_env(settings: Settings, service: str) -> dict[str, str]:
+    """The eventsourcing environment for ``service``'s application."""
+    if not settings.uses_postgres:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.data_dir / f"{service}.sqlite"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    params = postgres_params(settings.database_url)
+    schema = schema_name(settings, service)
+    ensure_schema(settings.database_url, schema)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": params["dbname"],
+        "POSTGRES_HOST": params["host"],
+        "POSTGRES_PORT": params["port"],
+        "POSTGRES_USER": params["user"],
+        "POSTGRES_PASSWORD": params["password"],
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+    }
+
+
+def schema_name(settings: Settings, service: str) -> str:
+    return f"{settings.db_schema_prefix}{service}"
+
+
+def postgres_params(url: str) -> dict[str, str]:
+    """Connection parameters from a ``postgresql://user:password@host:port/dbname`` URL."""
+    parts = urlsplit(url)
+    dbname = parts.path.lstrip("/")
+    if not dbname:
+        raise SettingsError("DEALREG_DATABASE_URL must name a database: postgresql://…/DBNAME")
+    return {
+        "dbname": unquote(dbname),
+        "host": parts.hostname or "127.0.0.1",
+        "port": str(parts.port or 5432),
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+    }
+
+
+def ensure_schema(url: str, schema: str) -> None:
+    """Create ``schema`` if it does not exist (eventsourcing expects it to)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

@@ -1,0 +1,175 @@
+"""Payloads of the events dealreg consumes (CONTRACT §3)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from events.schemas.values import (
+    CountryCode,
+    Days,
+    Email,
+    Frozen,
+    Id,
+    Money,
+    Name,
+    Program,
+    Rate,
+    Segment,
+    Text,
+    Tier,
+    UtcDatetime,
+)
+
+
+class PartnerEnrolled(Frozen):
+    partner_id: Id
+    name: Name
+    program: Program
+    tier: Tier
+    enrolled_at: UtcDatetime
+
+
+class PartnerTierChanged(Frozen):
+    partner_id: Id
+    tier: Tier
+    effective_at: UtcDatetime
+
+
+class CoSellSplit(Frozen):
+    partner_sourced: Rate | None = None
+    direct_sourced: Rate | None = None
+
+
+class TierBonus(Frozen):
+    """A partner whose tier at ``qualify_by`` is at least ``tier`` earns ``rate`` more on
+    deals closed in [``closed_from``, ``closed_to``]."""
+
+    tier: Tier
+    qualify_by: UtcDatetime
+    closed_from: UtcDatetime
+    closed_to: UtcDatetime
+    rate: Rate
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierBonus:
+        if self.qualify_by > self.closed_from:
+            raise ValueError("qualify_by must not be after closed_from")
+        if self.closed_from > self.closed_to:
+            raise ValueError("closed_from must not be after closed_to")
+        return self
+
+
+WindowDays = Annotated[int, Field(ge=1, le=3650)]
+
+
+class PolicyPublished(Frozen):
+    """A program policy; every part of the body left out keeps the value in force before."""
+
+    policy_id: Id
+    version: Annotated[int, Field(ge=0, le=1_000_000)]
+    effective_from: UtcDatetime
+    retroactive: bool
+    registration_window_days: dict[Program, dict[Tier, WindowDays]] | None = None
+    commission_rates: dict[Program, dict[Tier, Rate]] | None = None
+    max_total_days: WindowDays | None = None
+    max_extension_days: WindowDays | None = None
+    co_sell_split: CoSellSplit | None = None
+    tier_bonuses: Annotated[list[TierBonus], Field(max_length=100)] | None = None
+
+
+class Prospect(Frozen):
+    company_name: Name
+    domain: Annotated[str, Field(max_length=500)] | None = None
+    country: CountryCode
+    segment: Segment
+
+
+class Contact(Frozen):
+    """Personal data: never logged."""
+
+    name: Name
+    email: Email
+
+
+class RegistrationSubmitted(Frozen):
+    registration_id: Id
+    partner_id: Id
+    submitted_at: UtcDatetime
+    prospect: Prospect
+    contact: Contact
+    estimated_value: Money
+    expected_close_date: date
+
+
+class RegistrationExtensionRequested(Frozen):
+    registration_id: Id
+    partner_id: Id
+    days: Days
+    requested_at: UtcDatetime
+
+
+class RegistrationWithdrawalRequested(Frozen):
+    """``registration.withdrawn`` as the partner portal sends it."""
+
+    registration_id: Id
+    partner_id: Id
+    withdrawn_at: UtcDatetime
+
+
+class Account(Frozen):
+    company_name: Name
+    domain: Annotated[str, Field(max_length=500)] | None = None
+    country: CountryCode
+
+
+class OpportunityOpened(Frozen):
+    opportunity_id: Id
+    account: Account
+    owner: Id
+    opened_at: UtcDatetime
+
+
+class DealClosed(Frozen):
+    deal_id: Id
+    account: Account
+    outcome: Literal["won", "lost"]
+    closed_at: UtcDatetime
+    first_year_value: Money
+    registration_id: Id | None = None
+    co_sell: bool = False
+    co_sell_partner_id: Id | None = None
+    opportunity_id: Id | None = None
+
+
+class DealRefunded(Frozen):
+    deal_id: Id
+    refunded_at: UtcDatetime
+
+
+class DisputeRaised(Frozen):
+    dispute_id: Id
+    registration_id: Id
+    raised_at: UtcDatetime
+    evidence: Text
+
+
+class RegistrationWinner(Frozen):
+    registration_id: Id
+
+
+class DirectWinner(Frozen):
+    direct: Literal[True]
+
+
+Winner = RegistrationWinner | DirectWinner
+
+
+class DisputeResolved(Frozen):
+    dispute_id: Id
+    winner: Winner
+    resolved_at: UtcDatetime
+    resolved_by: Id
+    rationale: Text

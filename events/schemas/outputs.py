@@ -1,0 +1,197 @@
+"""Payloads of the events dealreg publishes (CONTRACT §3b, §6 and §7).
+
+Every output carries the ids needed to join it without lookups. Where the contract
+lists no key field for an event on a topic keyed by one (``registration.extended`` and
+``.extension_denied`` on ``registrations.v1``, keyed by account key), the event also
+carries ``partner_id`` and ``account_key``: extra fields consumers ignore if they do not
+need them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from events.schemas.inputs import Winner
+from events.schemas.values import (
+    Days,
+    Emitted,
+    Id,
+    Money,
+    Program,
+    Rate,
+    Text,
+    Tier,
+    UtcDatetime,
+)
+
+AccountKey = Annotated[str, Field(min_length=1, max_length=1000)]
+Ids = Annotated[list[Id], Field(max_length=10_000)]
+ConflictKind = Literal[
+    "late_earlier_submission", "partner_vs_direct", "partner_vs_partner", "partner_protected"
+]
+
+
+class RegistrationReceived(Emitted):
+    registration_id: Id
+    partner_id: Id
+    account_key: AccountKey
+    submitted_at: UtcDatetime
+    program: Program
+    tier: Tier
+
+
+class RegistrationApproved(Emitted):
+    registration_id: Id
+    partner_id: Id
+    account_key: AccountKey
+    protected_from: UtcDatetime
+    expires_at: UtcDatetime
+    window_days: int
+    policy_id: Id
+    policy_version: int
+    via: Literal["auto", "dispute"]
+
+
+class RegistrationRejected(Emitted):
+    registration_id: Id
+    partner_id: Id
+    account_key: AccountKey
+    reason: Literal["invalid", "unknown_partner", "duplicate", "conflict", "dispute_lost"]
+    conflicting_registration_id: Id | None
+    detail: Text
+
+
+class RegistrationUnderReview(Emitted):
+    registration_id: Id
+    partner_id: Id
+    account_key: AccountKey
+    dispute_id: Id
+
+
+class RegistrationExtended(Emitted):
+    registration_id: Id
+    partner_id: Id
+    account_key: AccountKey
+    days: Days
+    expires_at: UtcDatetime
+
+
+class RegistrationExtensionDenied(Emitted):
+    registration_id: Id
+    partner_id: Id
+    account_key: AccountKey
+    days: Days
+    reason: Literal["not_protected", "too_long", "over_max_total"]
+
+
+class RegistrationExpired(Emitted):
+    registration_id: Id
+    partner_id: Id
+    account_key: AccountKey
+    expired_at: UtcDatetime
+
+
+class RegistrationWithdrawn(Emitted):
+    registration_id: Id
+    partner_id: Id
+    account_key: AccountKey
+    withdrawn_at: UtcDatetime
+
+
+class ClaimGranted(Emitted):
+    registration_id: Id
+    account_key: AccountKey
+
+
+class ClaimDenied(Emitted):
+    registration_id: Id
+    account_key: AccountKey
+    reason: Literal["duplicate", "conflict"]
+    conflicting_registration_id: Id | None
+
+
+class ConflictDetected(Emitted):
+    account_key: AccountKey
+    kind: ConflictKind
+    registration_ids: Ids
+    opportunity_ids: Ids
+    detected_at: UtcDatetime
+
+
+class DisputeOpened(Emitted):
+    dispute_id: Id
+    account_key: AccountKey
+    kind: ConflictKind
+    registration_ids: Ids
+    opportunity_ids: Ids
+    opened_at: UtcDatetime
+
+
+class DisputeSettled(Emitted):
+    dispute_id: Id
+    account_key: AccountKey
+    winner: Winner
+    approved_registration_id: Id | None
+    rejected_registration_ids: Ids
+    settled_at: UtcDatetime
+
+
+class PayoutLine(Emitted):
+    kind: Literal["commission", "tier_bonus"]
+    base: Money
+    rate: Rate
+    share: Rate
+    amount: Money
+
+
+class PayoutBasis(Emitted):
+    program: Program
+    tier: Tier
+    policy_id: Id
+    policy_version: int
+    sourced: Literal["partner", "direct"]
+
+
+class PayoutCalculated(Emitted):
+    payout_id: Id
+    deal_id: Id
+    partner_id: Id
+    registration_id: Id | None
+    sequence: Annotated[int, Field(ge=1)]
+    total: Money
+    lines: list[PayoutLine]
+    basis: PayoutBasis
+
+
+class PayoutAdjusted(Emitted):
+    payout_id: Id
+    deal_id: Id
+    partner_id: Id
+    sequence: Annotated[int, Field(ge=2)]
+    delta: Money
+    new_total: Money
+    reason: Literal["dispute_settled", "policy_retroactive", "late_fact", "refund"]
+    lines: list[PayoutLine]
+    basis: PayoutBasis
+    supersedes: Ids
+
+
+class PayoutWithheld(Emitted):
+    deal_id: Id
+    account_key: AccountKey
+    reason: Literal["no_registration", "registration_not_protected", "dispute_open"]
+
+
+class MessageRejected(Emitted):
+    """Bad input (CONTRACT §7). ``original`` is the raw value as text when it is UTF-8,
+    else base64, as ``original_encoding`` says; ``key`` likewise."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    error: str
+    original: str | None
+    original_encoding: Literal["utf-8", "base64"]

@@ -1,0 +1,16 @@
+"""The registration service: what it reads, how it handles it, what it publishes."""
+
+from __future__ import annotations
+
+from dealreg.service import ServiceDefinition
+from services.registration.app import RegistrationApplication
+from services.registration.emissions import emit
+from services.registration.handlers import HANDLERS
+
+REGISTRATION = ServiceDefinition(
+    name="registration",
+    application=RegistrationApplication,
+    input_topics=("partners.v1", "program.v1", "registrations.requests.v1", "conflicts.v1"),
+    handlers=HANDLERS,
+    emit=emit,
+)

@@ -1,0 +1,70 @@
+"""Runs the registration service in its own process and SIGKILLs it at a chosen point.
+
+    python -m tests.support.crashing_service after-store-commit
+    python -m tests.support.crashing_service mid-outbox-batch
+
+Configuration comes from DEALREG_* variables, as for ``dealreg serve``. The kill is
+SIGKILL, so nothing of the process's shutdown code runs: what survives is what the
+event store and the broker already hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from dealreg import logs
+from dealreg.processing import InboundProcessor, InboundRecord
+from dealreg.settings import Settings
+from dealreg.stack import run_services
+from services.registration.service import REGISTRATION
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def kill_after_store_commit() -> None:
+    """Die right after the first batch is committed to the store, before Kafka hears of it."""
+    original = InboundProcessor.process
+
+    def process_then_die(self: InboundProcessor, records: list[InboundRecord]) -> int:
+        applied = original(self, records)
+        if applied:
+            _die()
+        return applied
+
+    InboundProcessor.process = process_then_die  # type: ignore[method-assign]
+
+
+def kill_mid_outbox_batch(after_messages: int = 3) -> None:
+    """Die while the relay hands a batch to Kafka: some messages sent, the position not stored."""
+    original = KafkaBroker.publish
+    sent = 0
+
+    async def publish_then_die(self: KafkaBroker, *args: Any, **kwargs: Any) -> Any:
+        nonlocal sent
+        sent += 1
+        if sent > after_messages:
+            _die()
+        return await original(self, *args, **kwargs)
+
+    KafkaBroker.publish = publish_then_die  # type: ignore[method-assign]
+
+
+def main() -> None:
+    point = sys.argv[1]
+    {"after-store-commit": kill_after_store_commit,
+     "mid-outbox-batch": kill_mid_outbox_batch}[point]()
+    settings = Settings.from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    asyncio.run(run_services(settings, [REGISTRATION], start_local_broker=False))
+
+
+if __name__ == "__main__":
+    main()

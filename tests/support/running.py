@@ -1,0 +1,48 @@
+"""Running services inside a test, and waiting for their effects."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from dealreg.service import ServiceDefinition, ServiceRuntime
+from dealreg.settings import Settings
+from dealreg.store import ServiceApplication
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def running(
+    definition: ServiceDefinition, settings: Settings
+) -> AsyncIterator[ServiceRuntime]:
+    runtime = ServiceRuntime(definition, settings)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+def app_of(runtime: ServiceRuntime) -> ServiceApplication:
+    assert runtime.app is not None
+    return runtime.app
+
+
+async def eventually(probe: Callable[[], T | None], *, timeout_s: float = 30.0) -> T:
+    """The first non-None, non-False result of ``probe`` (run in a thread), or fail."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await asyncio.to_thread(probe)
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(0.05)
+
+
+def stored_event_count(app: ServiceApplication) -> int:
+    return app.recorder.max_notification_id() or 0

@@ -1,0 +1,124 @@
+"""The README's local flow, as a user runs it: ``dealreg up``, ``publish``, ``tail``, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dealreg.local_broker import free_port
+
+
+class StderrLines:
+    """Drains a process's stderr in a thread, so the pipe never fills, and keeps the lines."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self.lines: list[str] = []
+        self._stream = process.stderr
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        for line in self._stream:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout_s: float = 60) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not logged; stderr was:\n{''.join(self.lines)}")
+
+
+REPO = Path(__file__).resolve().parent.parent
+DEALREG = [sys.executable, "-m", "dealreg.cli"]
+Stack = tuple[dict[str, str], subprocess.Popen[str], "StderrLines"]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """``dealreg up`` on its local default: the bundled broker and SQLite files."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
+    env |= {
+        "DEALREG_LOCAL_BROKER_PORT": str(port),
+        "DEALREG_DATA_DIR": str(tmp_path / "data"),
+        "DEALREG_SESSION_TIMEOUT_MS": "2000",
+        "DEALREG_LOG_FORMAT": "text",
+    }
+    up = subprocess.Popen([*DEALREG, "up"], cwd=REPO, env=env, text=True,
+                          stderr=subprocess.PIPE)
+    lines = StderrLines(up)
+    banner = lines.wait_for("dealreg up:")
+    assert f"127.0.0.1:{port}" in banner
+    client_env = {key: value for key, value in env.items()
+                  if key != "DEALREG_LOCAL_BROKER_PORT"}
+    client_env["DEALREG_KAFKA_BOOTSTRAP"] = f"127.0.0.1:{port}"
+    yield client_env, up, lines
+    if up.poll() is None:
+        up.kill()
+        up.wait()
+
+
+def dealreg(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(DEALREG + list(args), cwd=REPO, env=env, text=True,
+                          capture_output=True, input=stdin, timeout=120, check=False)
+
+
+def test_up_publish_tail_and_clean_stop(
+    stack: Stack,
+) -> None:
+    env, up, lines = stack
+    published = dealreg(env, "publish", "partners.v1", "examples/partners.jsonl")
+    assert published.returncode == 0, published.stderr
+    assert "published 2 event(s)" in published.stderr
+    time.sleep(1.5)  # the partner directory is read before the registrations arrive
+    published = dealreg(env, "publish", "registrations.requests.v1",
+                        "examples/registrations.jsonl")
+    assert published.returncode == 0, published.stderr
+
+    deadline = time.monotonic() + 60
+    events: list[dict[str, object]] = []
+    while len(events) < 3 and time.monotonic() < deadline:
+        tailed = dealreg(env, "tail", "registrations.v1", "--from-beginning", "--idle-exit", "2")
+        assert tailed.returncode == 0, tailed.stderr
+        events = [json.loads(line) for line in tailed.stdout.splitlines()]
+    by_registration = {e["subject"]: e for e in events}
+    assert sorted(by_registration) == ["reg-1001", "reg-1002", "reg-1003"]
+    assert {e["type"] for e in events} == {"dealreg.registration.received.v1"}
+    assert by_registration["reg-1001"]["data"]["account_key"] == "domain:xn--mller-kva.de"  # type: ignore[index]
+    assert by_registration["reg-1002"]["data"]["account_key"] == "name:US:acme"  # type: ignore[index]
+
+    up.send_signal(signal.SIGINT)
+    assert up.wait(timeout=60) == 0
+    lines.wait_for("stopping")
+
+
+def test_publish_validates_every_line_before_producing(
+    stack: Stack,
+) -> None:
+    env, _, _ = stack
+    good = Path(REPO / "examples/partners.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    bad = json.loads(good)
+    del bad["data"]["tier"]
+    result = dealreg(env, "publish", "partners.v1", "-",
+                     stdin="\n".join([good, json.dumps(bad), "{oops"]) + "\n")
+    assert result.returncode == 1
+    assert "line 2: data.tier" in result.stderr
+    assert "line 3:" in result.stderr
+    assert "nothing was produced" in result.stderr
+    tailed = dealreg(env, "tail", "partners.v1", "--from-beginning", "--idle-exit", "1")
+    assert tailed.stdout == ""
