@@ -18,7 +18,7 @@ def business_id(kind: str, key: str) -> UUID:
     return uuid5(DEALREG_NAMESPACE, f"{kind}:{key}")
 
 
-def emitted_event_id(service: str, originator_id: UUID, originator_version: int, index: int) -> str:
+def emitted_event_id(service: str, originator_id: str, originator_version: int, index: int) -> str:
     """The CloudEvents id of the ``index``-th event emitted for a stored domain event."""
     return str(
         uuid5(DEALREG_NAMESPACE, f"emitted:{service}:{originator_id}:{originator_version}:{index}")

@@ -143,7 +143,8 @@ class OutboxRelay:
         for index, emission in enumerate(self.emit(domain_event)):
             spec = output_spec(emission.name)
             event_id = emitted_event_id(
-                self.service, notification.originator_id, notification.originator_version, index
+                self.service, str(notification.originator_id), notification.originator_version,
+                index,
             )
             cloud_event = make_event(
                 emission.name,

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,7 +92,7 @@ def test_up_publish_tail_and_clean_stop(
     assert published.returncode == 0, published.stderr
 
     deadline = time.monotonic() + 60
-    events: list[dict[str, object]] = []
+    events: list[dict[str, Any]] = []
     while len(events) < 3 and time.monotonic() < deadline:
         tailed = dealreg(env, "tail", "registrations.v1", "--from-beginning", "--idle-exit", "2")
         assert tailed.returncode == 0, tailed.stderr
@@ -99,8 +100,8 @@ def test_up_publish_tail_and_clean_stop(
     by_registration = {e["subject"]: e for e in events}
     assert sorted(by_registration) == ["reg-1001", "reg-1002", "reg-1003"]
     assert {e["type"] for e in events} == {"dealreg.registration.received.v1"}
-    assert by_registration["reg-1001"]["data"]["account_key"] == "domain:xn--mller-kva.de"  # type: ignore[index]
-    assert by_registration["reg-1002"]["data"]["account_key"] == "name:US:acme"  # type: ignore[index]
+    assert by_registration["reg-1001"]["data"]["account_key"] == "domain:xn--mller-kva.de"
+    assert by_registration["reg-1002"]["data"]["account_key"] == "name:US:acme"
 
     up.send_signal(signal.SIGINT)
     assert up.wait(timeout=60) == 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 import signal
 import sys
@@ -20,8 +19,9 @@ from pathlib import Path
 from dealreg.settings import Settings, env_name
 from services.registration.domain import Partner
 from services.registration.service import REGISTRATION
+from tests.support.contract import assert_valid_event
 from tests.support.events import encode, partner_enrolled, registration_submitted
-from tests.support.kafka import produce, read_topic
+from tests.support.kafka import Received, produce, read_topic
 from tests.support.running import app_of, eventually, running, stored_event_count
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +43,7 @@ async def test_submission_is_received_keyed_by_account_key(settings: Settings) -
     assert record.key == b"domain:acme.example"
     assert record.headers["content-type"] == b"application/cloudevents+json"
     event = record.json()
+    assert_valid_event(event, "registrations.v1")
     assert event["type"] == "dealreg.registration.received.v1"
     assert event["source"] == "/dealreg/registration"
     assert event["subject"] == "r-1"
@@ -104,6 +105,8 @@ async def test_bad_input_goes_to_the_dead_letter_topic_and_the_next_is_processed
 
     assert good.json()["data"]["registration_id"] == "r-good"
     letters = sorted((r.json() for r in dead), key=lambda e: e["data"]["offset"])
+    for letter in letters:
+        assert_valid_event(letter, "dealreg.dlq.v1")
     assert [e["type"] for e in letters] == ["dealreg.message.rejected.v1"] * 4
     assert all(e["source"] == "/dealreg/registration" for e in letters)
     data = [e["data"] for e in letters]
@@ -153,10 +156,10 @@ async def _crash_then_recover(settings: Settings, crash_point: str, count: int) 
     assert returncode == -signal.SIGKILL
 
 
-def _assert_each_received_once(records: list[object], count: int) -> None:
+def _assert_each_received_once(records: list[Received], count: int) -> None:
     ids_by_registration: dict[str, set[str]] = defaultdict(set)
     for record in records:
-        event = json.loads(record.value)  # type: ignore[attr-defined]
+        event = record.json()
         ids_by_registration[event["data"]["registration_id"]].add(event["id"])
     assert sorted(ids_by_registration) == sorted(f"r-{n}" for n in range(count))
     assert all(len(ids) == 1 for ids in ids_by_registration.values()), ids_by_registration

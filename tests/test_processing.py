@@ -38,6 +38,18 @@ def records(topic: str, values: list[bytes], *, first_offset: int = 0) -> list[I
             for n, value in enumerate(values)]
 
 
+def registration(app: RegistrationApplication, registration_id: str) -> DealRegistration:
+    aggregate: object = app.repository.get(DealRegistration.create_id(registration_id))
+    assert isinstance(aggregate, DealRegistration)
+    return aggregate
+
+
+def rejection(app: RegistrationApplication, topic: str, offset: int) -> RejectedMessage:
+    aggregate: object = app.repository.get(RejectedMessage.create_id(topic, 0, offset))
+    assert isinstance(aggregate, RejectedMessage)
+    return aggregate
+
+
 def notification_types(app: RegistrationApplication) -> list[str]:
     notifications = app.recorder.select_notifications(start=1, limit=1000)
     return [n.topic.rsplit(".", 1)[-1] for n in notifications]
@@ -66,8 +78,7 @@ def test_a_batch_overlapping_the_stored_position_applies_only_the_new_records(
               for n in range(4)]
     assert processor(app).process(records(TOPIC, values[:2])) == 2
     assert processor(app).process(records(TOPIC, values)) == 2
-    statuses = [app.repository.get(DealRegistration.create_id(f"r-{n}")).status
-                for n in range(4)]
+    statuses = [registration(app, f"r-{n}").status for n in range(4)]
     assert statuses == ["received"] * 4
 
 
@@ -78,10 +89,10 @@ def test_bad_input_is_recorded_as_a_rejection_and_the_batch_goes_on(
     batch = records(TOPIC, [b"[1, 2", encode(registration_submitted("r-1", "p-1"))])
     assert processor(app).process(batch) == 2
 
-    rejected = app.repository.get(RejectedMessage.create_id(TOPIC, 0, 0))
+    rejected = rejection(app, TOPIC, 0)
     assert rejected.original == "[1, 2"
     assert "JSON" in rejected.error
-    assert app.repository.get(DealRegistration.create_id("r-1")).status == "received"
+    assert registration(app, "r-1").status == "received"
 
 
 def test_a_handler_that_raises_poisons_only_its_record(app: RegistrationApplication) -> None:
@@ -100,7 +111,7 @@ def test_a_handler_that_raises_poisons_only_its_record(app: RegistrationApplicat
     assert app.get_or_none(Partner.create_id("p-1")) is not None
     assert app.get_or_none(Partner.create_id("p-2")) is None  # its partial effects are gone
     assert app.get_or_none(Partner.create_id("p-3")) is not None
-    poisoned = app.repository.get(RejectedMessage.create_id("partners.v1", 0, 1))
+    poisoned = rejection(app, "partners.v1", 1)
     assert poisoned.error == "processing failed: RuntimeError: boom"
     assert calls.count("p-2") == 1
     assert calls.count("p-1") == 2
@@ -110,6 +121,7 @@ def test_a_concurrent_writer_that_got_there_first_wins_and_nothing_doubles(
     app: RegistrationApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = REGISTRATION.build_application(Settings(data_dir=tmp_path))
+    assert isinstance(other, RegistrationApplication)
     batch = records("partners.v1", [encode(partner_enrolled(p)) for p in ("p-1", "p-2")])
     assert processor(other).process(batch) == 2  # the other instance commits first
 

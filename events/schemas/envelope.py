@@ -66,17 +66,17 @@ def _policy_not_backdated(event: Any) -> Any:
 @cache
 def envelope_model(spec: EventSpec) -> type[CloudEvent]:
     """The envelope with ``type`` fixed to ``spec``'s and ``data`` typed by its model."""
-    validators = {}
+    validators: dict[str, Any] = {}
     if spec.model is PolicyPublished:
         validators["policy_not_backdated"] = model_validator(mode="after")(_policy_not_backdated)
-    model: type[CloudEvent] = create_model(  # type: ignore[call-overload]
+    fixed_type: Any = (Literal[spec.type], ...)
+    return create_model(
         "".join(part.title() for part in spec.name.replace("_", ".").split(".")) + "Event",
         __base__=CloudEvent,
         __validators__=validators,
-        type=(Literal[spec.type], ...),
+        type=fixed_type,
         data=(spec.model, ...),
     )
-    return model
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,8 @@ UtcDatetime = Annotated[
     AwareDatetime,
     AfterValidator(_to_utc),
     PlainSerializer(format_utc, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time",
+                    "pattern": "(Z|z|[+-][0-9]{2}:[0-9]{2})$"}),
 ]
 
 

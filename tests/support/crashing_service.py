@@ -14,6 +14,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -33,7 +34,7 @@ def kill_after_store_commit() -> None:
     """Die right after the first batch is committed to the store, before Kafka hears of it."""
     original = InboundProcessor.process
 
-    def process_then_die(self: InboundProcessor, records: list[InboundRecord]) -> int:
+    def process_then_die(self: InboundProcessor, records: Sequence[InboundRecord]) -> int:
         applied = original(self, records)
         if applied:
             _die()

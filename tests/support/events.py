@@ -64,3 +64,73 @@ def registration_submitted(
         "estimated_value": {"amount": amount, "currency": currency},
         "expected_close_date": expected_close_date,
     }, source="/partner-portal")
+
+
+def policy_published(policy_id: str = "spring-2026", *, version: int = 1,
+                     effective_from: str = "2026-04-01T00:00:00Z", retroactive: bool = False,
+                     time: str = "2026-03-15T00:00:00Z", **body: Any) -> dict[str, Any]:
+    return cloud_event("policy.published", policy_id, time, {
+        "policy_id": policy_id, "version": version, "effective_from": effective_from,
+        "retroactive": retroactive, **body,
+    }, source="/program-ops")
+
+
+def extension_requested(registration_id: str, partner_id: str, days: int,
+                        requested_at: str) -> dict[str, Any]:
+    return cloud_event("registration.extension_requested", registration_id, requested_at, {
+        "registration_id": registration_id, "partner_id": partner_id, "days": days,
+        "requested_at": requested_at,
+    }, source="/partner-portal")
+
+
+def withdrawal_requested(registration_id: str, partner_id: str,
+                         withdrawn_at: str) -> dict[str, Any]:
+    return cloud_event("registration.withdrawn", registration_id, withdrawn_at, {
+        "registration_id": registration_id, "partner_id": partner_id,
+        "withdrawn_at": withdrawn_at,
+    }, source="/partner-portal")
+
+
+def opportunity_opened(opportunity_id: str, *, company_name: str = "Acme, Inc.",
+                       domain: str | None = "acme.example", country: str = "US",
+                       opened_at: str = "2026-03-05T00:00:00Z") -> dict[str, Any]:
+    account: dict[str, Any] = {"company_name": company_name, "country": country}
+    if domain is not None:
+        account["domain"] = domain
+    return cloud_event("opportunity.opened", opportunity_id, opened_at, {
+        "opportunity_id": opportunity_id, "account": account, "owner": "rep-7",
+        "opened_at": opened_at,
+    }, source="/crm")
+
+
+def deal_closed(deal_id: str, *, outcome: str = "won", closed_at: str = "2026-04-10T00:00:00Z",
+                amount: str = "100000.00", currency: str = "EUR",
+                domain: str | None = "acme.example", **extra: Any) -> dict[str, Any]:
+    account: dict[str, Any] = {"company_name": "Acme, Inc.", "country": "US"}
+    if domain is not None:
+        account["domain"] = domain
+    return cloud_event("deal.closed", deal_id, closed_at, {
+        "deal_id": deal_id, "account": account, "outcome": outcome, "closed_at": closed_at,
+        "first_year_value": {"amount": amount, "currency": currency}, **extra,
+    }, source="/crm")
+
+
+def deal_refunded(deal_id: str, refunded_at: str = "2026-05-01T00:00:00Z") -> dict[str, Any]:
+    return cloud_event("deal.refunded", deal_id, refunded_at,
+                       {"deal_id": deal_id, "refunded_at": refunded_at}, source="/crm")
+
+
+def dispute_raised(dispute_id: str, registration_id: str,
+                   raised_at: str = "2026-03-06T00:00:00Z") -> dict[str, Any]:
+    return cloud_event("dispute.raised", dispute_id, raised_at, {
+        "dispute_id": dispute_id, "registration_id": registration_id, "raised_at": raised_at,
+        "evidence": "We met the buyer first; see the attached meeting notes.",
+    }, source="/salesops")
+
+
+def dispute_resolved(dispute_id: str, winner: dict[str, Any],
+                     resolved_at: str = "2026-03-10T00:00:00Z") -> dict[str, Any]:
+    return cloud_event("dispute.resolved", dispute_id, resolved_at, {
+        "dispute_id": dispute_id, "winner": winner, "resolved_at": resolved_at,
+        "resolved_by": "ops-lead-1", "rationale": "Partner evidence predates the opportunity.",
+    }, source="/salesops")

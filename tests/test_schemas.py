@@ -1,0 +1,264 @@
+"""The contract's events as pydantic models and generated JSON Schemas (CONTRACT §1-§3b, §7)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+from pydantic import BaseModel
+
+from events.schemas import EVENTS, TOPICS, BadInput, EventSpec, make_event, parse_event
+from events.schemas import outputs as out
+from events.schemas.generate import SCHEMA_DIR, asyncapi_document, schema_file_name, stale_files
+from events.schemas.values import Money
+from tests.support import events as ev
+
+INPUT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "partner.enrolled": ev.partner_enrolled("p-1"),
+    "partner.tier_changed": ev.partner_tier_changed("p-1", "platinum", "2026-02-01T00:00:00Z"),
+    "policy.published": ev.policy_published(
+        registration_window_days={"referral": {"gold": 50}},
+        commission_rates={"reseller": {"platinum": "0.32"}},
+        co_sell_split={"partner_sourced": "0.65", "direct_sourced": "0.35"},
+        tier_bonuses=[{"tier": "gold", "qualify_by": "2026-04-01T00:00:00Z",
+                       "closed_from": "2026-04-01T00:00:00Z",
+                       "closed_to": "2026-06-30T23:59:59Z", "rate": "0.02"}],
+    ),
+    "registration.submitted": ev.registration_submitted("r-1", "p-1"),
+    "registration.extension_requested": ev.extension_requested(
+        "r-1", "p-1", 15, "2026-03-20T00:00:00Z"),
+    "registration.withdrawn": ev.withdrawal_requested("r-1", "p-1", "2026-03-21T00:00:00Z"),
+    "opportunity.opened": ev.opportunity_opened("o-1"),
+    "deal.closed": ev.deal_closed("d-1", registration_id="r-1", co_sell=True,
+                                  co_sell_partner_id="p-2", opportunity_id="o-1"),
+    "deal.refunded": ev.deal_refunded("d-1"),
+    "dispute.raised": ev.dispute_raised("x-1", "r-1"),
+    "dispute.resolved": ev.dispute_resolved("x-1", {"direct": True}),
+}
+
+T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+EUR = "EUR"
+LINE = out.PayoutLine(kind="commission", base=Money(amount=Decimal("1000.00"), currency=EUR),
+                      rate=Decimal("0.25"), share=Decimal("1"),
+                      amount=Money(amount=Decimal("250.00"), currency=EUR))
+BASIS = out.PayoutBasis(program="referral", tier="gold", policy_id="default", policy_version=0,
+                        sourced="partner")
+OUTPUT_EXAMPLES: dict[str, BaseModel] = {
+    "registration.received": out.RegistrationReceived(
+        registration_id="r-1", partner_id="p-1", account_key="domain:acme.example",
+        submitted_at=T, program="referral", tier="gold"),
+    "registration.approved": out.RegistrationApproved(
+        registration_id="r-1", partner_id="p-1", account_key="domain:acme.example",
+        protected_from=T, expires_at=T, window_days=45, policy_id="default", policy_version=0,
+        via="auto"),
+    "registration.rejected": out.RegistrationRejected(
+        registration_id="r-2", partner_id="p-2", account_key="domain:acme.example",
+        reason="conflict", conflicting_registration_id="r-1", detail="first to register wins"),
+    "registration.under_review": out.RegistrationUnderReview(
+        registration_id="r-1", partner_id="p-1", account_key="domain:acme.example",
+        dispute_id="x-1"),
+    "registration.extended": out.RegistrationExtended(
+        registration_id="r-1", partner_id="p-1", account_key="domain:acme.example", days=15,
+        expires_at=T),
+    "registration.extension_denied": out.RegistrationExtensionDenied(
+        registration_id="r-1", partner_id="p-1", account_key="domain:acme.example", days=40,
+        reason="too_long"),
+    "registration.expired": out.RegistrationExpired(
+        registration_id="r-1", partner_id="p-1", account_key="domain:acme.example",
+        expired_at=T),
+    "registration.withdrawn": out.RegistrationWithdrawn(
+        registration_id="r-1", partner_id="p-1", account_key="domain:acme.example",
+        withdrawn_at=T),
+    "claim.granted": out.ClaimGranted(registration_id="r-1", account_key="domain:acme.example"),
+    "claim.denied": out.ClaimDenied(registration_id="r-2", account_key="domain:acme.example",
+                                    reason="conflict", conflicting_registration_id="r-1"),
+    "conflict.detected": out.ConflictDetected(
+        account_key="domain:acme.example", kind="partner_vs_direct", registration_ids=["r-1"],
+        opportunity_ids=["o-1"], detected_at=T),
+    "dispute.opened": out.DisputeOpened(
+        dispute_id="x-1", account_key="domain:acme.example", kind="late_earlier_submission",
+        registration_ids=["r-1", "r-2"], opportunity_ids=[], opened_at=T),
+    "dispute.settled": out.DisputeSettled(
+        dispute_id="x-1", account_key="domain:acme.example",
+        winner={"registration_id": "r-2"},
+        approved_registration_id="r-2", rejected_registration_ids=["r-1"], settled_at=T),
+    "payout.calculated": out.PayoutCalculated(
+        payout_id="pay-1", deal_id="d-1", partner_id="p-1", registration_id="r-1", sequence=1,
+        total=Money(amount=Decimal("250.00"), currency=EUR), lines=[LINE], basis=BASIS),
+    "payout.adjusted": out.PayoutAdjusted(
+        payout_id="pay-2", deal_id="d-1", partner_id="p-1", sequence=2,
+        delta=Money(amount=Decimal("-250.00"), currency=EUR),
+        new_total=Money(amount=Decimal("0.00"), currency=EUR), reason="refund", lines=[],
+        basis=BASIS, supersedes=["pay-1"]),
+    "payout.withheld": out.PayoutWithheld(deal_id="d-2", account_key="domain:acme.example",
+                                          reason="no_registration"),
+    "message.rejected": out.MessageRejected(
+        topic="crm.v1", partition=2, offset=17, key="d-9", error="value: malformed JSON",
+        original="{oops", original_encoding="utf-8"),
+}
+
+
+def validator_for(spec: EventSpec) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / schema_file_name(spec)).read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def schema_errors(spec: EventSpec, document: object) -> list[str]:
+    return [error.message for error in validator_for(spec).iter_errors(document)]
+
+
+def test_generated_files_are_current() -> None:
+    assert stale_files() == [], "run: python -m events.schemas.generate"
+
+
+def test_every_event_has_an_example() -> None:
+    inputs = {spec.name for spec in EVENTS if spec.direction == "input"}
+    outputs = {spec.name for spec in EVENTS if spec.direction == "output"}
+    assert inputs == set(INPUT_EXAMPLES)
+    assert outputs == set(OUTPUT_EXAMPLES)
+
+
+@pytest.mark.parametrize("spec", [s for s in EVENTS if s.direction == "input"],
+                         ids=lambda s: s.name)
+def test_input_examples_are_valid_for_pydantic_and_json_schema(spec: EventSpec) -> None:
+    document = INPUT_EXAMPLES[spec.name]
+    parsed = parse_event(ev.encode(document), spec.topic)
+    assert parsed.spec is spec
+    assert schema_errors(spec, document) == []
+
+
+@pytest.mark.parametrize("spec", [s for s in EVENTS if s.direction == "output"],
+                         ids=lambda s: s.name)
+def test_output_events_round_trip_and_match_their_json_schema(spec: EventSpec) -> None:
+    event = make_event(spec.name, id="0b8e7f1e-1111-4a6d-9a11-222233334444",
+                       source="/dealreg/test", time=T, data=OUTPUT_EXAMPLES[spec.name])
+    value = event.to_bytes()
+    document = json.loads(value)
+    assert schema_errors(spec, document) == []
+    assert document["time"] == "2026-03-01T10:00:00Z"
+    assert document["datacontenttype"] == "application/json"
+    assert parse_event(value, spec.topic).envelope == event
+
+
+def test_money_is_a_decimal_string_on_the_wire() -> None:
+    document = json.loads(make_event(
+        "payout.adjusted", id="i", source="/s", time=T,
+        data=OUTPUT_EXAMPLES["payout.adjusted"]).to_bytes())
+    assert document["data"]["delta"] == {"amount": "-250.00", "currency": "EUR"}
+    assert document["data"]["lines"] == []
+    assert document["data"]["supersedes"] == ["pay-1"]
+
+
+def test_times_are_normalised_to_utc() -> None:
+    document = ev.registration_submitted("r-1", "p-1", submitted_at="2026-03-01T12:00:00+02:00")
+    parsed = parse_event(ev.encode(document), "registrations.requests.v1")
+    assert parsed.envelope.data.submitted_at == T
+
+
+def test_unknown_extra_fields_are_ignored() -> None:
+    document = ev.registration_submitted("r-1", "p-1")
+    document["data"]["crm_hint"] = {"anything": [1, 2]}
+    document["data"]["prospect"]["employees"] = 5000
+    document["traceparent"] = "00-abc-def-01"
+    assert parse_event(ev.encode(document), "registrations.requests.v1").name == (
+        "registration.submitted"
+    )
+
+
+def _submitted_with(change: Any) -> bytes:
+    document = ev.registration_submitted("r-1", "p-1")
+    change(document)
+    return ev.encode(document)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"", "value: the message is empty"),
+        (b"{", "value: malformed JSON"),
+        (b"\xc3\x28", "value: not UTF-8"),
+        (b'"just a string"', "value: a CloudEvent is a JSON object, not str"),
+        (b"[" * 100_000 + b"]" * 100_000, "value: malformed JSON"),
+        (b'{"type": "x"}' + b" " * (1024 * 1024), "over the limit of 1048576"),
+        (_submitted_with(lambda d: d.pop("type")), "type: missing"),
+        (_submitted_with(lambda d: d.update(type="dealreg.unheard.of.v1")),
+         "type: unknown event type 'dealreg.unheard.of.v1'"),
+        (_submitted_with(lambda d: d.update(type="dealreg.deal.closed.v1")),
+         "type: 'dealreg.deal.closed.v1' does not belong on topic 'registrations.requests.v1'"),
+        (_submitted_with(lambda d: d.update(specversion="0.3")), "specversion:"),
+        (_submitted_with(lambda d: d.pop("id")), "id: Field required"),
+        (_submitted_with(lambda d: d.update(time="2026-03-01T10:00:00")), "time:"),
+        (_submitted_with(lambda d: d["data"].pop("partner_id")), "data.partner_id: Field required"),
+        (_submitted_with(lambda d: d["data"]["estimated_value"].update(amount=25000.5)),
+         "data.estimated_value.amount: must be a decimal string"),
+        (_submitted_with(lambda d: d["data"]["estimated_value"].update(amount="1e30")),
+         "data.estimated_value.amount: must be a decimal string with at most 15 integer digits"),
+        (_submitted_with(lambda d: d["data"]["estimated_value"].update(currency="euro")),
+         "data.estimated_value.currency:"),
+        (_submitted_with(lambda d: d["data"]["prospect"].update(country="Germany")),
+         "data.prospect.country:"),
+        (_submitted_with(lambda d: d["data"].update(expected_close_date="2026-13-01")),
+         "data.expected_close_date:"),
+        (_submitted_with(lambda d: d["data"]["prospect"].update(company_name="x" * 501)),
+         "data.prospect.company_name:"),
+        (_submitted_with(lambda d: d["data"]["prospect"].update(segment="galactic")),
+         "data.prospect.segment:"),
+    ],
+)
+def test_bad_input_names_the_problem(value: bytes, expected: str) -> None:
+    with pytest.raises(BadInput) as raised:
+        parse_event(value, "registrations.requests.v1")
+    assert expected in raised.value.error
+
+
+def test_well_formed_but_unknown_codes_are_left_to_the_business_rules() -> None:
+    document = ev.registration_submitted("r-1", "p-1", country="ZZ", currency="ABC")
+    parsed = parse_event(ev.encode(document), "registrations.requests.v1")
+    assert parsed.name == "registration.submitted"
+
+
+def test_a_backdated_non_retroactive_policy_is_bad_input() -> None:
+    backdated = ev.policy_published(effective_from="2026-03-01T00:00:00Z",
+                                    time="2026-03-15T00:00:00Z", retroactive=False)
+    with pytest.raises(BadInput, match=r"data\.effective_from: a policy with retroactive false"):
+        parse_event(ev.encode(backdated), "program.v1")
+    retroactive = ev.policy_published(effective_from="2026-03-01T00:00:00Z",
+                                      time="2026-03-15T00:00:00Z", retroactive=True)
+    assert parse_event(ev.encode(retroactive), "program.v1").name == "policy.published"
+
+
+def test_a_tier_bonus_must_qualify_before_its_window() -> None:
+    policy = ev.policy_published(tier_bonuses=[{
+        "tier": "gold", "qualify_by": "2026-05-01T00:00:00Z",
+        "closed_from": "2026-04-01T00:00:00Z", "closed_to": "2026-06-30T00:00:00Z",
+        "rate": "0.02"}])
+    with pytest.raises(BadInput, match=r"data\.tier_bonuses\.0: qualify_by must not be after"):
+        parse_event(ev.encode(policy), "program.v1")
+
+
+def test_rates_are_decimal_strings_between_zero_and_one() -> None:
+    for rate, problem in ((0.2, "must be a decimal string"), ("1.5", "between 0 and 1")):
+        policy = ev.policy_published(commission_rates={"referral": {"gold": rate}})
+        with pytest.raises(BadInput, match=problem):
+            parse_event(ev.encode(policy), "program.v1")
+
+
+def test_the_withdrawn_type_differs_by_topic() -> None:
+    request = INPUT_EXAMPLES["registration.withdrawn"]
+    assert parse_event(ev.encode(request), "registrations.requests.v1").spec.direction == "input"
+    with pytest.raises(BadInput, match=r"data\.account_key: Field required"):
+        parse_event(ev.encode(request), "registrations.v1")
+
+
+def test_asyncapi_lists_every_topic_and_event() -> None:
+    document = asyncapi_document()
+    assert {c["address"] for c in document["channels"].values()} == set(TOPICS)
+    names = {m["name"] for m in document["components"]["messages"].values()}
+    assert names == {spec.type for spec in EVENTS}
+    for message in document["components"]["messages"].values():
+        assert Path(SCHEMA_DIR.parent / message["payload"]["$ref"]).exists()
