@@ -1,0 +1,67 @@
+"""The docker-compose stack and image, checked without a Docker engine."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dealreg.settings import SERVICE_NAMES, Settings, env_name
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def compose() -> dict[str, Any]:
+    document = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+def test_kafka_runs_in_kraft_mode_without_zookeeper() -> None:
+    services = compose()["services"]
+    kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert set(kafka["environment"]["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "KAFKA_CONTROLLER_QUORUM_VOTERS" in kafka["environment"]
+    assert not any("zookeeper" in name for name in services)
+
+
+def test_each_service_is_its_own_container_on_kafka_and_postgres() -> None:
+    services = compose()["services"]
+    assert services["postgres"]["image"].startswith("postgres:")
+    for name in SERVICE_NAMES:
+        service = services[name]
+        assert service["command"] == ["serve", name]
+        assert service["build"] == "."
+        environment = service["environment"]
+        assert environment["DEALREG_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert environment["DEALREG_DATABASE_URL"].startswith("postgresql://")
+        assert "@postgres:5432/" in environment["DEALREG_DATABASE_URL"]
+        assert service["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_topics_are_created_once_before_the_services_start() -> None:
+    topics = compose()["services"]["topics"]
+    assert topics["command"] == ["topics", "create"]
+    assert topics["restart"] == "no"
+    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_every_dealreg_variable_in_the_stack_is_a_real_setting() -> None:
+    known = {env_name(spec.name) for spec in fields(Settings)}
+    text = (REPO / "docker-compose.yml").read_text(encoding="utf-8")
+    used = set(re.findall(r"^\s+(DEALREG_[A-Z_]+):", text, re.MULTILINE))
+    assert used, "the stack configures dealreg through DEALREG_* variables"
+    assert used <= known, used - known
+
+
+def test_the_image_runs_the_dealreg_command_as_a_non_root_user() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    assert 'ENTRYPOINT ["dealreg"]' in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
+    for package in ("dealreg", "services", "events", "projections"):
+        assert f"COPY {package} ./{package}" in dockerfile
