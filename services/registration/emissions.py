@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from events.schemas.outputs import RegistrationReceived, RegistrationRejected
 from eventsourcing.domain import DomainEventProtocol
 
 from dealreg.outbox import Emission
+from events.schemas.outputs import RegistrationReceived, RegistrationRejected
 from services.registration.domain import DealRegistration
 
 

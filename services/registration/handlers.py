@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from events.schemas.inputs import PartnerEnrolled, PartnerTierChanged, RegistrationSubmitted
-
 from dealreg.processing import Handler, UnitOfWork
 from events.schemas import ParsedEvent
+from events.schemas.inputs import PartnerEnrolled, PartnerTierChanged, RegistrationSubmitted
 from services.registration import app
 
 

@@ -1,0 +1,44 @@
+"""Structured logs never carry contact e-mails or secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from dealreg.logs import JsonFormatter, TextFormatter, redact
+
+
+def record(msg: str, **fields: object) -> logging.LogRecord:
+    entry = logging.LogRecord("dealreg.test", logging.INFO, __file__, 1, msg, None, None)
+    entry.__dict__.update(fields)
+    return entry
+
+
+def test_json_lines_carry_the_entity_fields() -> None:
+    line = JsonFormatter().format(record("registration received", registration_id="r-1",
+                                         account_key="domain:acme.example"))
+    entry = json.loads(line)
+    assert entry["msg"] == "registration received"
+    assert entry["level"] == "info"
+    assert entry["registration_id"] == "r-1"
+    assert entry["account_key"] == "domain:acme.example"
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter(), TextFormatter()])
+def test_emails_and_url_passwords_are_redacted(formatter: logging.Formatter) -> None:
+    line = formatter.format(record(
+        "contact jo.buyer@acme.example failed",
+        detail="write to Jo.Buyer+deals@mail.acme.co.uk",
+        store="postgresql://svc:s3cret@db:5432/dealreg",
+    ))
+    assert "@acme.example" not in line
+    assert "mail.acme.co.uk" not in line
+    assert "s3cret" not in line
+    assert "<email>" in line
+    assert "postgresql://svc:***@db:5432/dealreg" in line
+
+
+def test_redact_leaves_account_keys_alone() -> None:
+    assert redact("name:US:acme domain:xn--mller-kva.de") == "name:US:acme domain:xn--mller-kva.de"
