@@ -8,6 +8,12 @@
 * Messages are parsed by dealreg itself, never by FastStream's JSON decoder: a hostile
   record (broken JSON, undecodable headers) must reach the dead-letter topic, not
   vanish in the framework.
+* Order across topics: a handler may defer a record whose decision depends on a fact
+  that can arrive on another topic (a submission before its partner's enrollment). The
+  records before it are stored, the partition is sought back to it and paused briefly,
+  and it is read again until the fact arrives or ``DEALREG_ORDER_GRACE_MS`` has passed
+  since it was first deferred; then the handler decides with what it knows. Other
+  partitions and topics go on meanwhile.
 * Infrastructure failures (the database is down) are retried with back-off until
   they pass or the service stops; the batch is never skipped. Kafka offsets are
   committed after the store commit, for lag monitoring only.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from itertools import groupby
 from typing import Annotated
@@ -28,7 +35,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 
-from dealreg.processing import InboundProcessor, InboundRecord
+from dealreg.processing import InboundProcessor, InboundRecord, Processed
 from dealreg.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,8 @@ RawBatch = tuple[ConsumerRecord, ...]
 BatchMessage = Annotated[StreamMessage[RawBatch], Context("message")]
 
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+#: How soon a deferred record is read again.
+DEFERRED_RETRY_S = 0.1
 
 
 async def _parse_batch(records: RawBatch) -> StreamMessage[RawBatch]:
@@ -76,6 +85,8 @@ class EffectivelyOnceConsumer:
         self.service = service
         self.on_applied = on_applied
         self.stopping = asyncio.Event()
+        self.grace_s = settings.order_grace_ms / 1000
+        self._deferred_since: dict[tuple[str, int, int], float] = {}
         self.subscriber: BatchSubscriber = broker.subscriber(
             *topics,
             group_id=settings.consumer_group(service),
@@ -98,24 +109,45 @@ class EffectivelyOnceConsumer:
         commits: dict[TopicPartition, OffsetAndMetadata] = {}
         for (topic, partition), group in by_partition:
             batch = [_inbound(record) for record in group]
-            applied = await self._process_until_done(batch)
-            commits[TopicPartition(topic, partition)] = OffsetAndMetadata(
-                batch[-1].offset + 1, ""
-            )
-            if applied:
-                log.debug(
-                    "records applied",
-                    extra={"service": self.service, "topic": topic,
-                           "partition": partition, "count": applied},
-                )
+            processed = await self._process_until_done(batch)
+            next_offset = batch[-1].offset + 1
+            if processed.deferred is not None:
+                next_offset = processed.deferred.offset
+                self._read_again_later(processed.deferred)
+            commits[TopicPartition(topic, partition)] = OffsetAndMetadata(next_offset, "")
+            for key in [k for k in self._deferred_since
+                        if k[:2] == (topic, partition) and k[2] < next_offset]:
+                del self._deferred_since[key]
         self.on_applied()
         await self._commit_offsets(commits)
 
-    async def _process_until_done(self, batch: list[InboundRecord]) -> int:
+    def _overdue(self, record: InboundRecord) -> bool:
+        """Whether the grace period of a deferred record is over (order across topics)."""
+        since = self._deferred_since.get((record.topic, record.partition, record.offset))
+        return since is not None and time.monotonic() - since >= self.grace_s
+
+    def _read_again_later(self, record: InboundRecord) -> None:
+        """Seek back to a deferred record and pause its partition for a moment."""
+        key = (record.topic, record.partition, record.offset)
+        self._deferred_since.setdefault(key, time.monotonic())
+        consumer = self.subscriber.consumer
+        if consumer is None:
+            return
+        tp = TopicPartition(record.topic, record.partition)
+        consumer.seek(tp, record.offset)
+        consumer.pause(tp)
+
+        def resume() -> None:
+            if tp in consumer.assignment():
+                consumer.resume(tp)
+
+        asyncio.get_running_loop().call_later(DEFERRED_RETRY_S, resume)
+
+    async def _process_until_done(self, batch: list[InboundRecord]) -> Processed:
         attempt = 0
         while True:
             try:
-                return await asyncio.to_thread(self.processor.process, batch)
+                return await asyncio.to_thread(self.processor.process, batch, self._overdue)
             except Exception:
                 if self.stopping.is_set():
                     raise

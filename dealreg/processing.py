@@ -8,9 +8,10 @@ skipped, and a concurrent writer that got there first makes the commit fail with
 
 Bad input (CONTRACT section 7) never stops the batch: it becomes a
 ``RejectedMessage`` in the same transaction, which the outbox relay publishes to the
-dead-letter topic. A record whose handler raises unexpectedly is isolated the same way
-(the batch is re-run without its partial effects), so one poisonous message cannot
-block a partition.
+dead-letter topic. A record whose handler finds it invalid (``BadInput``, e.g. a
+reference to an unknown registration) or raises unexpectedly is isolated the same way:
+the batch is re-run without that record's partial effects, so one poisonous message
+cannot block a partition.
 """
 
 from __future__ import annotations
@@ -48,12 +49,36 @@ class InboundRecord:
     timestamp_ms: int
 
 
+class DeferredError(Exception):
+    """A record cannot be decided yet: a fact it depends on may still be on its way."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(reason)
+        self.offset = offset
+        self.reason = reason
+
+
 class UnitOfWork:
     """The aggregates one batch reads and changes; their new events are stored together."""
 
     def __init__(self, app: ServiceApplication) -> None:
         self._app = app
         self._aggregates: dict[UUID, Aggregate] = {}
+        self._record: InboundRecord | None = None
+        self._may_defer = False
+
+    def handling(self, record: InboundRecord, *, may_defer: bool) -> None:
+        self._record = record
+        self._may_defer = may_defer
+
+    def defer_unless_overdue(self, reason: str) -> None:
+        """Wait for a fact that may arrive on another topic (order across topics).
+
+        Raises :class:`DeferredError` while the record's grace period lasts; afterwards
+        it returns and the handler decides with what it knows.
+        """
+        if self._may_defer and self._record is not None:
+            raise DeferredError(self._record.offset, reason)
 
     def get(self, kind: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate as changed so far in this batch, or as stored, or None."""
@@ -76,6 +101,18 @@ class UnitOfWork:
 
 
 Handler = Callable[[UnitOfWork, ParsedEvent], None]
+
+
+def _always(record: InboundRecord) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Processed:
+    """How many records a batch applied, and the record it stopped at to wait, if any."""
+
+    applied: int
+    deferred: InboundRecord | None = None
 
 
 class BatchAbortedError(Exception):
@@ -109,22 +146,37 @@ class InboundProcessor:
         """Where reading this partition resumes: the stored position, if any."""
         return self.app.position(self.tracking_name(topic, partition))
 
-    def process(self, records: Sequence[InboundRecord]) -> int:
-        """Apply records of one partition (in offset order); returns how many were new."""
+    def process(
+        self, records: Sequence[InboundRecord], overdue: Callable[[InboundRecord], bool] = _always
+    ) -> Processed:
+        """Apply records of one partition (in offset order).
+
+        A record whose handler defers (:meth:`UnitOfWork.defer_unless_overdue`) while
+        ``overdue(record)`` is false ends the batch: the records before it are stored,
+        and it is returned as ``deferred``, to be read again.
+        """
         if not records:
-            return 0
+            return Processed(0)
         topic, partition = records[0].topic, records[0].partition
         name = self.tracking_name(topic, partition)
         poisoned: dict[int, Exception] = {}
+        deferred: InboundRecord | None = None
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
             start = self.app.position(name) or 0
             fresh = [record for record in records if record.offset >= start]
+            if deferred is not None:
+                fresh = [record for record in fresh if record.offset < deferred.offset]
             if not fresh:
-                return 0
+                return Processed(0, deferred)
             try:
-                unit = self._apply_all(fresh, poisoned)
+                unit = self._apply_all(fresh, poisoned, overdue)
             except BatchAbortedError as aborted:
                 poisoned[aborted.offset] = aborted.cause
+                continue
+            except DeferredError as wait:
+                deferred = next(r for r in fresh if r.offset == wait.offset)
+                log.info("record deferred", extra={"topic": topic, "partition": partition,
+                                                   "offset": wait.offset, "reason": wait.reason})
                 continue
             try:
                 self.app.record(unit.aggregates(), Tracking(name, fresh[-1].offset + 1))
@@ -134,19 +186,23 @@ class InboundProcessor:
                     extra={"topic": topic, "partition": partition, "attempt": attempt},
                 )
                 continue
-            return len(fresh)
+            return Processed(len(fresh), deferred)
         raise RuntimeError(
             f"could not commit batch of {topic}:{partition} after {MAX_COMMIT_ATTEMPTS} attempts"
         )
 
     def _apply_all(
-        self, records: Sequence[InboundRecord], poisoned: Mapping[int, Exception]
+        self,
+        records: Sequence[InboundRecord],
+        poisoned: Mapping[int, Exception],
+        overdue: Callable[[InboundRecord], bool],
     ) -> UnitOfWork:
         unit = UnitOfWork(self.app)
         for record in records:
             cause = poisoned.get(record.offset)
             if cause is not None:
-                self._reject(unit, record, f"processing failed: {type(cause).__name__}: {cause}")
+                self._reject(unit, record, cause.error if isinstance(cause, BadInput) else
+                             f"processing failed: {type(cause).__name__}: {cause}")
                 continue
             try:
                 event = parse_event(record.value, self.logical_topic(record.topic))
@@ -156,8 +212,13 @@ class InboundProcessor:
             handler = self.handlers.get(event.name)
             if handler is None:
                 continue
+            unit.handling(record, may_defer=not overdue(record))
             try:
                 handler(unit, event)
+            except DeferredError:
+                raise
+            except BadInput as bad:  # e.g. a reference to an unknown registration
+                raise BatchAbortedError(record.offset, bad) from bad
             except Exception as exc:
                 log.exception(
                     "handler failed; the record goes to the dead-letter topic",

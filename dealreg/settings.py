@@ -39,6 +39,7 @@ class Settings:
     session_timeout_ms: int = 10_000
     outbox_batch_size: int = 500
     outbox_poll_ms: int = 1_000
+    order_grace_ms: int = 5_000
     log_level: str = "INFO"
     log_format: str = "json"
 

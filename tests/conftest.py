@@ -53,16 +53,21 @@ def drop_schemas(url: str, prefix: str) -> None:
             )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, kafka_settings: Settings) -> Iterator[Settings]:
-    """``kafka_settings`` with an event store of each kind (a fresh schema on PostgreSQL)."""
-    if request.param == "sqlite":
-        yield kafka_settings
-        return
+@pytest.fixture
+def postgres_settings(kafka_settings: Settings) -> Iterator[Settings]:
+    """``kafka_settings`` with event stores in fresh PostgreSQL schemas, dropped afterwards."""
     url = test_database_url()
     prefix = f"t{uuid.uuid4().hex[:10]}_"
-    configured = kafka_settings.with_overrides(database_url=url, db_schema_prefix=prefix)
-    yield configured
+    yield kafka_settings.with_overrides(database_url=url, db_schema_prefix=prefix)
     drop_schemas(url, prefix)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, kafka_settings: Settings) -> Settings:
+    """``kafka_settings`` with an event store of each kind."""
+    if request.param == "sqlite":
+        return kafka_settings
+    configured: Settings = request.getfixturevalue("postgres_settings")
+    return configured
 
 

@@ -93,15 +93,18 @@ def test_up_publish_tail_and_clean_stop(
 
     deadline = time.monotonic() + 60
     events: list[dict[str, Any]] = []
-    while len(events) < 3 and time.monotonic() < deadline:
+    while len(events) < 6 and time.monotonic() < deadline:
         tailed = dealreg(env, "tail", "registrations.v1", "--from-beginning", "--idle-exit", "2")
         assert tailed.returncode == 0, tailed.stderr
         events = [json.loads(line) for line in tailed.stdout.splitlines()]
-    by_registration = {e["subject"]: e for e in events}
-    assert sorted(by_registration) == ["reg-1001", "reg-1002", "reg-1003"]
-    assert {e["type"] for e in events} == {"dealreg.registration.received.v1"}
-    assert by_registration["reg-1001"]["data"]["account_key"] == "domain:xn--mller-kva.de"
-    assert by_registration["reg-1002"]["data"]["account_key"] == "name:US:acme"
+    received = {e["subject"]: e for e in events
+                if e["type"] == "dealreg.registration.received.v1"}
+    approved = {e["subject"]: e for e in events
+                if e["type"] == "dealreg.registration.approved.v1"}
+    assert sorted(received) == sorted(approved) == ["reg-1001", "reg-1002", "reg-1003"]
+    assert received["reg-1001"]["data"]["account_key"] == "domain:xn--mller-kva.de"
+    assert received["reg-1002"]["data"]["account_key"] == "name:US:acme"
+    assert approved["reg-1001"]["data"]["window_days"] == 75  # a gold reseller
 
     up.send_signal(signal.SIGINT)
     assert up.wait(timeout=60) == 0

@@ -60,12 +60,12 @@ def test_a_redelivered_batch_is_applied_once(app: RegistrationApplication) -> No
     batch = records(TOPIC, [encode(registration_submitted(f"r-{n}", "p-1",
                                                           domain=f"d{n}.example"))
                             for n in range(3)])
-    assert processor(app).process(enrollment) == 1
-    assert processor(app).process(batch) == 3
+    assert processor(app).process(enrollment).applied == 1
+    assert processor(app).process(batch).applied == 3
     stored = notification_types(app)
 
-    assert processor(app).process(batch) == 0
-    assert processor(app).process(batch[1:]) == 0
+    assert processor(app).process(batch).applied == 0
+    assert processor(app).process(batch[1:]).applied == 0
     assert notification_types(app) == stored
     assert app.position("kafka:test:registrations.requests.v1:0") == 3
 
@@ -76,8 +76,8 @@ def test_a_batch_overlapping_the_stored_position_applies_only_the_new_records(
     processor(app).process(records("partners.v1", [encode(partner_enrolled("p-1"))]))
     values = [encode(registration_submitted(f"r-{n}", "p-1", domain=f"d{n}.example"))
               for n in range(4)]
-    assert processor(app).process(records(TOPIC, values[:2])) == 2
-    assert processor(app).process(records(TOPIC, values)) == 2
+    assert processor(app).process(records(TOPIC, values[:2])).applied == 2
+    assert processor(app).process(records(TOPIC, values)).applied == 2
     statuses = [registration(app, f"r-{n}").status for n in range(4)]
     assert statuses == ["received"] * 4
 
@@ -87,7 +87,7 @@ def test_bad_input_is_recorded_as_a_rejection_and_the_batch_goes_on(
 ) -> None:
     processor(app).process(records("partners.v1", [encode(partner_enrolled("p-1"))]))
     batch = records(TOPIC, [b"[1, 2", encode(registration_submitted("r-1", "p-1"))])
-    assert processor(app).process(batch) == 2
+    assert processor(app).process(batch).applied == 2
 
     rejected = rejection(app, TOPIC, 0)
     assert rejected.original == "[1, 2"
@@ -106,7 +106,7 @@ def test_a_handler_that_raises_poisons_only_its_record(app: RegistrationApplicat
             raise RuntimeError("boom")
 
     batch = records("partners.v1", [encode(partner_enrolled(p)) for p in ("p-1", "p-2", "p-3")])
-    assert processor(app, {"partner.enrolled": enroll_or_explode}).process(batch) == 3
+    assert processor(app, {"partner.enrolled": enroll_or_explode}).process(batch).applied == 3
 
     assert app.get_or_none(Partner.create_id("p-1")) is not None
     assert app.get_or_none(Partner.create_id("p-2")) is None  # its partial effects are gone
@@ -123,12 +123,48 @@ def test_a_concurrent_writer_that_got_there_first_wins_and_nothing_doubles(
     other = REGISTRATION.build_application(Settings(data_dir=tmp_path))
     assert isinstance(other, RegistrationApplication)
     batch = records("partners.v1", [encode(partner_enrolled(p)) for p in ("p-1", "p-2")])
-    assert processor(other).process(batch) == 2  # the other instance commits first
+    assert processor(other).process(batch).applied == 2  # the other instance commits first
 
     # This instance read the position before that commit: its own commit is refused
     # (IntegrityError on the tracking row and the aggregates), and the re-read skips it.
     stale_reads = iter([None])
     real_position = app.position
     monkeypatch.setattr(app, "position", lambda name: next(stale_reads, real_position(name)))
-    assert processor(app).process(batch) == 0
+    assert processor(app).process(batch).applied == 0
     assert notification_types(app) == ["Enrolled", "Enrolled"]
+
+
+def test_a_submission_waits_for_its_partner_then_decides_when_overdue(
+    app: RegistrationApplication,
+) -> None:
+    batch = records(TOPIC, [encode(registration_submitted(f"r-{n}", "p-late",
+                                                          domain=f"d{n}.example"))
+                            for n in range(2)])
+    waiting = processor(app).process(batch, overdue=lambda record: False)
+    assert waiting.applied == 0
+    assert waiting.deferred == batch[0]
+    assert app.get_or_none(DealRegistration.create_id("r-0")) is None
+
+    processor(app).process(records("partners.v1", [encode(partner_enrolled("p-late"))]))
+    decided = processor(app).process(batch, overdue=lambda record: False)
+    assert decided.applied == 2
+    assert decided.deferred is None
+    assert registration(app, "r-0").status == "received"
+
+
+def test_records_before_a_deferred_one_are_stored_and_an_overdue_one_is_decided(
+    app: RegistrationApplication,
+) -> None:
+    processor(app).process(records("partners.v1", [encode(partner_enrolled("p-1"))]))
+    batch = records(TOPIC, [encode(registration_submitted("r-known", "p-1")),
+                            encode(registration_submitted("r-orphan", "p-never"))])
+    partial = processor(app).process(batch, overdue=lambda record: False)
+    assert partial.applied == 1
+    assert partial.deferred == batch[1]
+    assert registration(app, "r-known").status == "received"
+
+    overdue = processor(app).process(batch, overdue=lambda record: True)
+    assert overdue.applied == 1
+    orphan = registration(app, "r-orphan")
+    assert orphan.status == "rejected"
+    assert orphan.rejection == ("unknown_partner", "partner p-never is not enrolled")

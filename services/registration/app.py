@@ -3,20 +3,44 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from dealreg.processing import UnitOfWork
 from dealreg.store import ServiceApplication
+from events.schemas import BadInput
 from services.account_key import account_key
+from services.program_policy import PolicyBook, PublishedPolicy
 from services.registration.domain import DealRegistration, Partner
-from services.registration.rules import SubmissionFacts, business_check, enrollment_check
+from services.registration.rules import (
+    SubmissionFacts,
+    business_check,
+    enrollment_check,
+    extension_denial,
+)
 
 log = logging.getLogger(__name__)
 
 
 class RegistrationApplication(ServiceApplication):
     name = "registration"
+
+
+def policy_book(unit: UnitOfWork) -> PolicyBook:
+    book = unit.get(PolicyBook, PolicyBook.create_id())
+    if book is None:
+        book = PolicyBook()
+        unit.add(book)
+    return book
+
+
+def registration_of(unit: UnitOfWork, registration_id: str, field: str) -> DealRegistration:
+    """The registration named by an input, or bad input naming the field."""
+    registration = unit.get(DealRegistration, DealRegistration.create_id(registration_id))
+    if registration is None:
+        raise BadInput(f"{field}: unknown registration {registration_id!r}")
+    return registration
 
 
 def enroll_partner(
@@ -42,10 +66,14 @@ def change_partner_tier(
 ) -> None:
     partner = unit.get(Partner, Partner.create_id(partner_id))
     if partner is None:
-        log.warning("tier change for a partner not enrolled; ignored",
-                    extra={"partner_id": partner_id})
-        return
+        raise BadInput(f"data.partner_id: partner {partner_id!r} is not enrolled")
     partner.change_tier(tier=tier, effective_at=effective_at)
+
+
+def publish_policy(unit: UnitOfWork, policy: PublishedPolicy) -> None:
+    if not policy_book(unit).publish(policy):
+        log.info("policy version already known; ignored",
+                 extra={"policy_id": policy.policy_id, "version": policy.version})
 
 
 def submit_registration(
@@ -69,11 +97,14 @@ def submit_registration(
         log.info("registration already submitted; ignored",
                  extra={"registration_id": registration_id})
         return
+    partner = unit.get(Partner, Partner.create_id(partner_id))
+    if partner is None:  # its enrollment may still be on its way on partners.v1
+        unit.defer_unless_overdue(f"partner {partner_id} is not enrolled (yet)")
     key_error = None
     try:
         key = account_key(company_name=company_name, country=country, domain=domain)
     except ValueError as error:
-        key_error = str(error)
+        key_error = f"prospect.{error}"
         key = account_key(company_name=company_name, country=country)
     registration = DealRegistration(
         registration_id=registration_id,
@@ -91,7 +122,6 @@ def submit_registration(
         expected_close_date=expected_close_date,
     )
     unit.add(registration)
-    partner = unit.get(Partner, Partner.create_id(partner_id))
     facts = SubmissionFacts(
         submitted_at=submitted_at,
         country=country,
@@ -104,7 +134,8 @@ def submit_registration(
         partner_id, partner.enrolled_at if partner else None, submitted_at
     )
     if rejection is not None:
-        registration.reject(reason=rejection.reason, detail=rejection.detail)
+        registration.reject(reason=rejection.reason, detail=rejection.detail,
+                            decided_at=submitted_at)
         log.info("registration rejected", extra={"registration_id": registration_id,
                                                   "reason": rejection.reason})
         return
@@ -114,3 +145,93 @@ def submit_registration(
     registration.receive(program=partner.program, tier=tier)
     log.info("registration received", extra={"registration_id": registration_id,
                                               "account_key": key})
+
+
+def approve(unit: UnitOfWork, registration: DealRegistration, *, via: str,
+            decided_at: datetime) -> None:
+    """Protect from ``submitted_at`` for the window of the policy in force then."""
+    assert registration.program is not None
+    assert registration.tier is not None
+    policy = policy_book(unit).in_force(registration.submitted_at)
+    window_days = policy.window_days(registration.program, registration.tier)
+    expires_at = policy.window_end(registration.submitted_at, registration.program,
+                                   registration.tier)
+    registration.approve(expires_at=expires_at, window_days=window_days,
+                         policy_id=policy.policy_id, policy_version=policy.version, via=via,
+                         decided_at=decided_at)
+    if expires_at < decided_at:
+        registration.expire()  # the window is already past (a late dispute decision)
+    log.info("registration approved", extra={"registration_id": registration.registration_id,
+                                              "via": via})
+
+
+def grant_claim(unit: UnitOfWork, *, registration_id: str) -> None:
+    registration = registration_of(unit, registration_id, "data.registration_id")
+    if registration.status == "received":
+        approve(unit, registration, via="auto", decided_at=registration.submitted_at)
+
+
+def deny_claim(unit: UnitOfWork, *, registration_id: str, reason: str,
+               conflicting_registration_id: str | None) -> None:
+    registration = registration_of(unit, registration_id, "data.registration_id")
+    if registration.status != "received":
+        return
+    detail = (f"registration {conflicting_registration_id} holds the account"
+              if reason == "conflict" else "the partner already holds this account")
+    registration.reject(reason=reason, detail=detail, decided_at=registration.submitted_at,
+                        conflicting_registration_id=conflicting_registration_id)
+
+
+def open_dispute(unit: UnitOfWork, *, dispute_id: str, registration_ids: Iterable[str],
+                 opened_at: datetime) -> None:
+    """Registrations awaiting a decision go under review; the others keep their state."""
+    for registration_id in registration_ids:
+        registration = registration_of(unit, registration_id, "data.registration_ids")
+        if registration.status == "received":
+            registration.put_under_review(dispute_id=dispute_id, decided_at=opened_at)
+
+
+def settle_dispute(unit: UnitOfWork, *, dispute_id: str, approved_registration_id: str | None,
+                   rejected_registration_ids: Iterable[str], settled_at: datetime) -> None:
+    if approved_registration_id is not None:
+        winner = registration_of(unit, approved_registration_id,
+                                 "data.approved_registration_id")
+        approve(unit, winner, via="dispute", decided_at=settled_at)
+    for registration_id in rejected_registration_ids:
+        loser = registration_of(unit, registration_id, "data.rejected_registration_ids")
+        loser.reject(reason="dispute_lost", decided_at=settled_at,
+                     detail=f"dispute {dispute_id} was settled for "
+                     f"{approved_registration_id or 'the direct sales team'}",
+                     conflicting_registration_id=approved_registration_id)
+
+
+def _owned(unit: UnitOfWork, registration_id: str, partner_id: str) -> DealRegistration:
+    registration = registration_of(unit, registration_id, "data.registration_id")
+    if registration.partner_id != partner_id:
+        raise BadInput(f"data.partner_id: registration {registration_id!r} belongs to "
+                       "another partner")
+    return registration
+
+
+def request_extension(unit: UnitOfWork, *, registration_id: str, partner_id: str, days: int,
+                      requested_at: datetime) -> None:
+    registration = _owned(unit, registration_id, partner_id)
+    policy = policy_book(unit).in_force(requested_at)
+    denial = extension_denial(
+        protected=registration.is_protected_at(requested_at), days=days,
+        protected_from=registration.protected_from, expires_at=registration.expires_at,
+        max_extension_days=policy.max_extension_days, max_total_days=policy.max_total_days,
+    )
+    if denial is not None:
+        registration.deny_extension(days=days, reason=denial, requested_at=requested_at)
+        return
+    assert registration.expires_at is not None
+    registration.extend(days=days, expires_at=registration.expires_at + timedelta(days=days),
+                        requested_at=requested_at)
+
+
+def withdraw(unit: UnitOfWork, *, registration_id: str, partner_id: str,
+             withdrawn_at: datetime) -> None:
+    registration = _owned(unit, registration_id, partner_id)
+    if registration.withdrawn_at is None and registration.status != "rejected":
+        registration.withdraw(withdrawn_at=withdrawn_at)

@@ -89,10 +89,57 @@ class DealRegistration(Aggregate):
         registration_id: str
         partner_id: str
         account_key: str
-        submitted_at: datetime
+        decided_at: datetime
         reason: str
         detail: str
         conflicting_registration_id: str | None
+
+    class Approved(Aggregate.Event):
+        registration_id: str
+        partner_id: str
+        account_key: str
+        protected_from: datetime
+        expires_at: datetime
+        window_days: int
+        policy_id: str
+        policy_version: int
+        via: str
+        decided_at: datetime
+
+    class PutUnderReview(Aggregate.Event):
+        registration_id: str
+        partner_id: str
+        account_key: str
+        dispute_id: str
+        decided_at: datetime
+
+    class Extended(Aggregate.Event):
+        registration_id: str
+        partner_id: str
+        account_key: str
+        days: int
+        expires_at: datetime
+        requested_at: datetime
+
+    class ExtensionDenied(Aggregate.Event):
+        registration_id: str
+        partner_id: str
+        account_key: str
+        days: int
+        reason: str
+        requested_at: datetime
+
+    class Withdrawn(Aggregate.Event):
+        registration_id: str
+        partner_id: str
+        account_key: str
+        withdrawn_at: datetime
+
+    class Expired(Aggregate.Event):
+        registration_id: str
+        partner_id: str
+        account_key: str
+        expired_at: datetime
 
     @staticmethod
     def create_id(registration_id: str, **_: object) -> UUID:
@@ -134,17 +181,15 @@ class DealRegistration(Aggregate):
         self.tier: str | None = None
         self.rejection: tuple[str, str] | None = None
         self.conflicting_registration_id: str | None = None
+        self.protected_from: datetime | None = None
+        self.expires_at: datetime | None = None
+        self.withdrawn_at: datetime | None = None
+        self.dispute_id: str | None = None
+        self.expired_at: datetime | None = None
 
     def receive(self, *, program: str, tier: str) -> None:
         """The submission passed the checks of rule 1; the claim goes to the conflict service."""
-        self._received(
-            registration_id=self.registration_id,
-            partner_id=self.partner_id,
-            account_key=self.account_key,
-            submitted_at=self.submitted_at,
-            program=program,
-            tier=tier,
-        )
+        self._received(**self._ids, submitted_at=self.submitted_at, program=program, tier=tier)
 
     @event(Received)
     def _received(
@@ -162,17 +207,11 @@ class DealRegistration(Aggregate):
         self.tier = tier
 
     def reject(
-        self, *, reason: str, detail: str, conflicting_registration_id: str | None = None
+        self, *, reason: str, detail: str, decided_at: datetime,
+        conflicting_registration_id: str | None = None,
     ) -> None:
-        self._rejected(
-            registration_id=self.registration_id,
-            partner_id=self.partner_id,
-            account_key=self.account_key,
-            submitted_at=self.submitted_at,
-            reason=reason,
-            detail=detail,
-            conflicting_registration_id=conflicting_registration_id,
-        )
+        self._rejected(**self._ids, decided_at=decided_at, reason=reason,
+                       detail=detail, conflicting_registration_id=conflicting_registration_id)
 
     @event(Rejected)
     def _rejected(
@@ -181,7 +220,7 @@ class DealRegistration(Aggregate):
         registration_id: str,
         partner_id: str,
         account_key: str,
-        submitted_at: datetime,
+        decided_at: datetime,
         reason: str,
         detail: str,
         conflicting_registration_id: str | None,
@@ -189,3 +228,75 @@ class DealRegistration(Aggregate):
         self.status = "rejected"
         self.rejection = (reason, detail)
         self.conflicting_registration_id = conflicting_registration_id
+
+    @property
+    def _ids(self) -> dict[str, str]:
+        return {"registration_id": self.registration_id, "partner_id": self.partner_id,
+                "account_key": self.account_key}
+
+    def is_protected_at(self, instant: datetime) -> bool:
+        """Approved, not withdrawn, and ``protected_from <= instant <= expires_at``."""
+        if self.status != "approved" or self.protected_from is None or self.expires_at is None:
+            return False
+        if self.withdrawn_at is not None and instant >= self.withdrawn_at:
+            return False
+        return self.protected_from <= instant <= self.expires_at
+
+    def approve(self, *, expires_at: datetime, window_days: int, policy_id: str,
+                policy_version: int, via: str, decided_at: datetime) -> None:
+        """Protection from ``submitted_at`` (both on a plain approval and after a dispute)."""
+        self._approved(**self._ids, protected_from=self.submitted_at, expires_at=expires_at,
+                       window_days=window_days, policy_id=policy_id,
+                       policy_version=policy_version, via=via, decided_at=decided_at)
+
+    @event(Approved)
+    def _approved(self, *, registration_id: str, partner_id: str, account_key: str,
+                  protected_from: datetime, expires_at: datetime, window_days: int,
+                  policy_id: str, policy_version: int, via: str, decided_at: datetime) -> None:
+        self.status = "approved"
+        self.protected_from = protected_from
+        self.expires_at = expires_at
+        self.expired_at = None
+
+    def put_under_review(self, *, dispute_id: str, decided_at: datetime) -> None:
+        self._under_review(**self._ids, dispute_id=dispute_id, decided_at=decided_at)
+
+    @event(PutUnderReview)
+    def _under_review(self, *, registration_id: str, partner_id: str, account_key: str,
+                      dispute_id: str, decided_at: datetime) -> None:
+        self.status = "under_review"
+        self.dispute_id = dispute_id
+
+    def extend(self, *, days: int, expires_at: datetime, requested_at: datetime) -> None:
+        self._extended(**self._ids, days=days, expires_at=expires_at, requested_at=requested_at)
+
+    @event(Extended)
+    def _extended(self, *, registration_id: str, partner_id: str, account_key: str, days: int,
+                  expires_at: datetime, requested_at: datetime) -> None:
+        self.expires_at = expires_at
+        self.expired_at = None
+
+    def deny_extension(self, *, days: int, reason: str, requested_at: datetime) -> None:
+        self._extension_denied(**self._ids, days=days, reason=reason, requested_at=requested_at)
+
+    @event(ExtensionDenied)
+    def _extension_denied(self, *, registration_id: str, partner_id: str, account_key: str,
+                          days: int, reason: str, requested_at: datetime) -> None:
+        pass
+
+    def withdraw(self, *, withdrawn_at: datetime) -> None:
+        self._withdrawn(**self._ids, withdrawn_at=withdrawn_at)
+
+    @event(Withdrawn)
+    def _withdrawn(self, *, registration_id: str, partner_id: str, account_key: str,
+                   withdrawn_at: datetime) -> None:
+        self.withdrawn_at = withdrawn_at
+
+    def expire(self) -> None:
+        assert self.expires_at is not None
+        self._expired(**self._ids, expired_at=self.expires_at)
+
+    @event(Expired)
+    def _expired(self, *, registration_id: str, partner_id: str, account_key: str,
+                 expired_at: datetime) -> None:
+        self.expired_at = expired_at

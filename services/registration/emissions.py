@@ -1,4 +1,4 @@
-"""What the registration service publishes for each of its stored events."""
+"""What the registration service publishes on ``registrations.v1`` for its stored events."""
 
 from __future__ import annotations
 
@@ -8,31 +8,48 @@ from typing import Any
 from eventsourcing.domain import DomainEventProtocol
 
 from dealreg.outbox import Emission
-from events.schemas.outputs import RegistrationReceived, RegistrationRejected
-from services.registration.domain import DealRegistration
+from events.schemas import outputs as out
+from services.registration.domain import DealRegistration as Registration
 
 
 def emit(domain_event: DomainEventProtocol[Any]) -> Sequence[Emission]:
     match domain_event:
-        case DealRegistration.Received():
-            return [Emission("registration.received", domain_event.submitted_at,
-                             RegistrationReceived(
-                                 registration_id=domain_event.registration_id,
-                                 partner_id=domain_event.partner_id,
-                                 account_key=domain_event.account_key,
-                                 submitted_at=domain_event.submitted_at,
-                                 program=domain_event.program,
-                                 tier=domain_event.tier,
-                             ))]
-        case DealRegistration.Rejected():
-            return [Emission("registration.rejected", domain_event.submitted_at,
-                             RegistrationRejected(
-                                 registration_id=domain_event.registration_id,
-                                 partner_id=domain_event.partner_id,
-                                 account_key=domain_event.account_key,
-                                 reason=domain_event.reason,
-                                 conflicting_registration_id=(
-                                     domain_event.conflicting_registration_id),
-                                 detail=domain_event.detail,
-                             ))]
+        case Registration.Received() as e:
+            return [Emission("registration.received", e.submitted_at, out.RegistrationReceived(
+                registration_id=e.registration_id, partner_id=e.partner_id,
+                account_key=e.account_key, submitted_at=e.submitted_at, program=e.program,
+                tier=e.tier))]
+        case Registration.Rejected() as e:
+            return [Emission("registration.rejected", e.decided_at, out.RegistrationRejected(
+                registration_id=e.registration_id, partner_id=e.partner_id,
+                account_key=e.account_key, reason=e.reason,
+                conflicting_registration_id=e.conflicting_registration_id, detail=e.detail))]
+        case Registration.Approved() as e:
+            return [Emission("registration.approved", e.decided_at, out.RegistrationApproved(
+                registration_id=e.registration_id, partner_id=e.partner_id,
+                account_key=e.account_key, protected_from=e.protected_from,
+                expires_at=e.expires_at, window_days=e.window_days, policy_id=e.policy_id,
+                policy_version=e.policy_version, via=e.via))]
+        case Registration.PutUnderReview() as e:
+            return [Emission("registration.under_review", e.decided_at,
+                             out.RegistrationUnderReview(
+                                 registration_id=e.registration_id, partner_id=e.partner_id,
+                                 account_key=e.account_key, dispute_id=e.dispute_id))]
+        case Registration.Extended() as e:
+            return [Emission("registration.extended", e.requested_at, out.RegistrationExtended(
+                registration_id=e.registration_id, partner_id=e.partner_id,
+                account_key=e.account_key, days=e.days, expires_at=e.expires_at))]
+        case Registration.ExtensionDenied() as e:
+            return [Emission("registration.extension_denied", e.requested_at,
+                             out.RegistrationExtensionDenied(
+                                 registration_id=e.registration_id, partner_id=e.partner_id,
+                                 account_key=e.account_key, days=e.days, reason=e.reason))]
+        case Registration.Withdrawn() as e:
+            return [Emission("registration.withdrawn", e.withdrawn_at, out.RegistrationWithdrawn(
+                registration_id=e.registration_id, partner_id=e.partner_id,
+                account_key=e.account_key, withdrawn_at=e.withdrawn_at))]
+        case Registration.Expired() as e:
+            return [Emission("registration.expired", e.expired_at, out.RegistrationExpired(
+                registration_id=e.registration_id, partner_id=e.partner_id,
+                account_key=e.account_key, expired_at=e.expired_at))]
     return []

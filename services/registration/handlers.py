@@ -6,8 +6,19 @@ from collections.abc import Mapping
 
 from dealreg.processing import Handler, UnitOfWork
 from events.schemas import ParsedEvent
-from events.schemas.inputs import PartnerEnrolled, PartnerTierChanged, RegistrationSubmitted
+from events.schemas.inputs import (
+    PartnerEnrolled,
+    PartnerTierChanged,
+    PolicyPublished,
+    RegistrationExtensionRequested,
+    RegistrationSubmitted,
+    RegistrationWithdrawalRequested,
+)
+from events.schemas.outputs import ClaimDenied, ClaimGranted, DisputeOpened, DisputeSettled
+from services.program_policy import PublishedPolicy
 from services.registration import app
+
+POLICY_HEADER = {"policy_id", "version", "effective_from", "retroactive"}
 
 
 def on_partner_enrolled(unit: UnitOfWork, event: ParsedEvent) -> None:
@@ -20,6 +31,15 @@ def on_partner_tier_changed(unit: UnitOfWork, event: ParsedEvent) -> None:
     data = event.data_as(PartnerTierChanged)
     app.change_partner_tier(unit, partner_id=data.partner_id, tier=data.tier,
                             effective_at=data.effective_at)
+
+
+def on_policy_published(unit: UnitOfWork, event: ParsedEvent) -> None:
+    data = event.data_as(PolicyPublished)
+    app.publish_policy(unit, PublishedPolicy(
+        policy_id=data.policy_id, version=data.version, effective_from=data.effective_from,
+        retroactive=data.retroactive,
+        body=data.model_dump(exclude=POLICY_HEADER, exclude_none=True),
+    ))
 
 
 def on_registration_submitted(unit: UnitOfWork, event: ParsedEvent) -> None:
@@ -41,8 +61,52 @@ def on_registration_submitted(unit: UnitOfWork, event: ParsedEvent) -> None:
     )
 
 
+def on_extension_requested(unit: UnitOfWork, event: ParsedEvent) -> None:
+    data = event.data_as(RegistrationExtensionRequested)
+    app.request_extension(unit, registration_id=data.registration_id,
+                          partner_id=data.partner_id, days=data.days,
+                          requested_at=data.requested_at)
+
+
+def on_withdrawal_requested(unit: UnitOfWork, event: ParsedEvent) -> None:
+    data = event.data_as(RegistrationWithdrawalRequested)
+    app.withdraw(unit, registration_id=data.registration_id, partner_id=data.partner_id,
+                 withdrawn_at=data.withdrawn_at)
+
+
+def on_claim_granted(unit: UnitOfWork, event: ParsedEvent) -> None:
+    app.grant_claim(unit, registration_id=event.data_as(ClaimGranted).registration_id)
+
+
+def on_claim_denied(unit: UnitOfWork, event: ParsedEvent) -> None:
+    data = event.data_as(ClaimDenied)
+    app.deny_claim(unit, registration_id=data.registration_id, reason=data.reason,
+                   conflicting_registration_id=data.conflicting_registration_id)
+
+
+def on_dispute_opened(unit: UnitOfWork, event: ParsedEvent) -> None:
+    data = event.data_as(DisputeOpened)
+    app.open_dispute(unit, dispute_id=data.dispute_id, registration_ids=data.registration_ids,
+                     opened_at=data.opened_at)
+
+
+def on_dispute_settled(unit: UnitOfWork, event: ParsedEvent) -> None:
+    data = event.data_as(DisputeSettled)
+    app.settle_dispute(unit, dispute_id=data.dispute_id,
+                       approved_registration_id=data.approved_registration_id,
+                       rejected_registration_ids=data.rejected_registration_ids,
+                       settled_at=data.settled_at)
+
+
 HANDLERS: Mapping[str, Handler] = {
     "partner.enrolled": on_partner_enrolled,
     "partner.tier_changed": on_partner_tier_changed,
+    "policy.published": on_policy_published,
     "registration.submitted": on_registration_submitted,
+    "registration.extension_requested": on_extension_requested,
+    "registration.withdrawn": on_withdrawal_requested,
+    "claim.granted": on_claim_granted,
+    "claim.denied": on_claim_denied,
+    "dispute.opened": on_dispute_opened,
+    "dispute.settled": on_dispute_settled,
 }

@@ -7,7 +7,7 @@ same decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from events.schemas.iso_codes import is_known_country, is_known_currency
@@ -56,4 +56,23 @@ def enrollment_check(
             "unknown_partner",
             f"partner {partner_id} enrolled at {enrolled_at.isoformat()}, after the submission",
         )
+    return None
+
+
+def extension_denial(
+    *,
+    protected: bool,
+    days: int,
+    protected_from: datetime | None,
+    expires_at: datetime | None,
+    max_extension_days: int,
+    max_total_days: int,
+) -> str | None:
+    """Why an extension of ``days`` is denied under the policy in force, or None (§5)."""
+    if not protected or protected_from is None or expires_at is None:
+        return "not_protected"
+    if days > max_extension_days:
+        return "too_long"
+    if expires_at + timedelta(days=days) - protected_from > timedelta(days=max_total_days):
+        return "over_max_total"
     return None

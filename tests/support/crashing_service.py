@@ -20,7 +20,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from dealreg import logs
-from dealreg.processing import InboundProcessor, InboundRecord
+from dealreg.processing import InboundProcessor, InboundRecord, Processed
 from dealreg.settings import Settings
 from dealreg.stack import run_services
 from services.registration.service import REGISTRATION
@@ -34,13 +34,15 @@ def kill_after_store_commit() -> None:
     """Die right after the first batch is committed to the store, before Kafka hears of it."""
     original = InboundProcessor.process
 
-    def process_then_die(self: InboundProcessor, records: Sequence[InboundRecord]) -> int:
-        applied = original(self, records)
-        if applied:
+    def process_then_die(
+        self: InboundProcessor, records: Sequence[InboundRecord], *args: Any
+    ) -> Processed:
+        processed = original(self, records, *args)
+        if processed.applied:
             _die()
-        return applied
+        return processed
 
-    InboundProcessor.process = process_then_die  # type: ignore[method-assign]
+    InboundProcessor.process = process_then_die  # type: ignore[method-assign,assignment]
 
 
 def kill_mid_outbox_batch(after_messages: int = 3) -> None:

@@ -46,3 +46,17 @@ async def eventually(probe: Callable[[], T | None], *, timeout_s: float = 30.0) 
 
 def stored_event_count(app: ServiceApplication) -> int:
     return app.recorder.max_notification_id() or 0
+
+
+@asynccontextmanager
+async def running_all(
+    settings: Settings, *definitions: ServiceDefinition
+) -> AsyncIterator[list[ServiceRuntime]]:
+    runtimes = [ServiceRuntime(definition, settings) for definition in definitions]
+    try:
+        for runtime in runtimes:
+            await runtime.start()
+        yield runtimes
+    finally:
+        for runtime in reversed(runtimes):
+            await runtime.stop()

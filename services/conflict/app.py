@@ -1,0 +1,206 @@
+"""The conflict service's application: claims decided one account at a time."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from dealreg.identity import business_id
+from dealreg.processing import UnitOfWork
+from dealreg.store import ServiceApplication
+from events.schemas import BadInput
+from services.account_key import account_key
+from services.conflict.domain import AccountClaims, AccountOf
+from services.conflict.rules import decide
+from services.program_policy import PolicyBook, PublishedPolicy
+
+log = logging.getLogger(__name__)
+
+
+class ConflictApplication(ServiceApplication):
+    name = "conflict"
+
+
+def account(unit: UnitOfWork, key: str) -> AccountClaims:
+    claims = unit.get(AccountClaims, AccountClaims.create_id(key))
+    if claims is None:
+        claims = AccountClaims(account_key=key)
+        unit.add(claims)
+    return claims
+
+
+def note_account_of(unit: UnitOfWork, kind: str, key: str, account_key: str) -> None:
+    if unit.get(AccountOf, AccountOf.create_id(kind, key)) is None:
+        unit.add(AccountOf(kind=kind, key=key, account_key=account_key))
+
+
+def account_of(unit: UnitOfWork, kind: str, key: str, field: str) -> AccountClaims:
+    index = unit.get(AccountOf, AccountOf.create_id(kind, key))
+    if index is None:  # it may still be on its way on another topic
+        unit.defer_unless_overdue(f"{kind} {key} is not known (yet)")
+        raise BadInput(f"{field}: unknown {kind} {key!r}")
+    return account(unit, index.account_key)
+
+
+def crm_account_key(company_name: str, country: str, domain: str | None) -> str:
+    try:
+        return account_key(company_name=company_name, country=country, domain=domain)
+    except ValueError as error:
+        raise BadInput(f"data.account.{error}") from None
+
+
+def dispute_id_for(key: str, kind: str, registration_id: str) -> str:
+    """Deterministic: the same account, kind and first registration give the same id."""
+    return str(business_id("dispute", f"{key}|{kind}|{registration_id}"))
+
+
+def policy_book(unit: UnitOfWork) -> PolicyBook:
+    book = unit.get(PolicyBook, PolicyBook.create_id())
+    if book is None:
+        book = PolicyBook()
+        unit.add(book)
+    return book
+
+
+def publish_policy(unit: UnitOfWork, policy: PublishedPolicy) -> None:
+    policy_book(unit).publish(policy)
+
+
+def window_end(unit: UnitOfWork, submitted_at: datetime, program: str, tier: str) -> datetime:
+    """``expires_at`` of a plain approval, as the registration service computes it (§5)."""
+    return policy_book(unit).in_force(submitted_at).window_end(submitted_at, program, tier)
+
+
+def claim(unit: UnitOfWork, *, registration_id: str, partner_id: str, key: str,
+          submitted_at: datetime, program: str, tier: str) -> None:
+    """Decide a received registration by rules 2 to 6."""
+    claims = account(unit, key)
+    if registration_id in claims.claims:
+        return  # already decided: a re-published registration.received
+    note_account_of(unit, "registration", registration_id, key)
+    dispute = claims.open_dispute()
+    decision = decide(
+        registration_id=registration_id, partner_id=partner_id, submitted_at=submitted_at,
+        claims=claims.claims.values(), opportunities=claims.opportunities.values(),
+        open_dispute_id=dispute.dispute_id if dispute else None,
+    )
+    newcomer: dict[str, Any] = {"registration_id": registration_id, "partner_id": partner_id,
+                                "submitted_at": submitted_at, "program": program, "tier": tier}
+    log.info("claim decided", extra={"registration_id": registration_id, "account_key": key,
+                                     "rule": decision.rule, "outcome": decision.outcome})
+    if decision.outcome == "granted":
+        expires_at = window_end(unit, submitted_at, program, tier)
+        claims.grant(account_key=key, **newcomer, expires_at=expires_at, rule=decision.rule)
+    elif decision.outcome == "denied":
+        assert decision.reason is not None
+        claims.deny(account_key=key, **newcomer, reason=decision.reason,
+                    conflicting_registration_id=decision.conflicting_registration_id,
+                    rule=decision.rule)
+    elif decision.outcome == "join":
+        assert dispute is not None
+        claims.announce_dispute(
+            account_key=key, dispute_id=dispute.dispute_id, kind=dispute.kind,
+            registration_ids=[*dispute.registration_ids, registration_id],
+            opportunity_ids=list(dispute.opportunity_ids), opened_at=dispute.opened_at,
+            newcomer=newcomer, rule=decision.rule)
+    else:
+        assert decision.kind is not None
+        registration_ids = [registration_id]
+        if decision.conflicting_registration_id is not None:
+            registration_ids.append(decision.conflicting_registration_id)
+        opportunity_ids = list(decision.opportunity_ids)
+        claims.detect_conflict(account_key=key, kind=decision.kind,
+                               registration_ids=registration_ids,
+                               opportunity_ids=opportunity_ids, detected_at=submitted_at)
+        _open(unit, claims, dispute_id_for(key, decision.kind, registration_id),
+              decision.kind, registration_ids, opportunity_ids, submitted_at,
+              newcomer=newcomer, rule=decision.rule)
+
+
+def _open(unit: UnitOfWork, claims: AccountClaims, dispute_id: str, kind: str,
+          registration_ids: list[str], opportunity_ids: list[str], opened_at: datetime, *,
+          newcomer: dict[str, Any] | None, rule: int) -> None:
+    note_account_of(unit, "dispute", dispute_id, claims.account_key)
+    claims.announce_dispute(
+        account_key=claims.account_key, dispute_id=dispute_id, kind=kind,
+        registration_ids=registration_ids, opportunity_ids=opportunity_ids,
+        opened_at=opened_at, newcomer=newcomer, rule=rule)
+
+
+def update_protection(unit: UnitOfWork, *, key: str, registration_id: str,
+                      expires_at: datetime | None = None,
+                      withdrawn_at: datetime | None = None) -> None:
+    """The registration service's word on a window: approved, extended or withdrawn."""
+    claims = account(unit, key)
+    if registration_id in claims.claims:
+        claims.change_protection(registration_id=registration_id, expires_at=expires_at,
+                                 withdrawn_at=withdrawn_at)
+
+
+def open_opportunity(unit: UnitOfWork, *, opportunity_id: str, key: str,
+                     opened_at: datetime) -> None:
+    claims = account(unit, key)
+    if opportunity_id in claims.opportunities:
+        return
+    claims.open_opportunity(opportunity_id=opportunity_id, opened_at=opened_at)
+    holder = claims.holder_at(opened_at)
+    if holder is not None:
+        claims.detect_conflict(account_key=key, kind="partner_protected",
+                               registration_ids=[holder.registration_id],
+                               opportunity_ids=[opportunity_id], detected_at=opened_at)
+
+
+def close_opportunities(unit: UnitOfWork, *, key: str, opportunity_id: str | None,
+                        closed_at: datetime) -> None:
+    """A closed deal closes the opportunity it names, or those open on its account."""
+    claims = account(unit, key)
+    for opportunity in list(claims.opportunities.values()):
+        named = opportunity_id is None or opportunity.opportunity_id == opportunity_id
+        if named and opportunity.closed_at is None:
+            claims.close_opportunity(opportunity_id=opportunity.opportunity_id,
+                                     closed_at=closed_at)
+
+
+def raise_dispute(unit: UnitOfWork, *, dispute_id: str, registration_id: str,
+                  raised_at: datetime) -> None:
+    """A partner denied for a conflict disputes the holder's claim (partner_vs_partner)."""
+    claims = account_of(unit, "registration", registration_id, "data.registration_id")
+    if dispute_id in claims.disputes:
+        return
+    denied = claims.claims[registration_id]
+    if denied.status != "denied" or denied.conflicting_registration_id is None:
+        raise BadInput(f"data.registration_id: registration {registration_id!r} was not "
+                       "denied for a conflict")
+    registration_ids = [registration_id, denied.conflicting_registration_id]
+    claims.detect_conflict(account_key=claims.account_key, kind="partner_vs_partner",
+                           registration_ids=registration_ids, opportunity_ids=[],
+                           detected_at=raised_at)
+    _open(unit, claims, dispute_id, "partner_vs_partner", registration_ids, [], raised_at,
+          newcomer=None, rule=0)
+
+
+def resolve_dispute(unit: UnitOfWork, *, dispute_id: str, winner_registration_id: str | None,
+                    resolved_at: datetime) -> None:
+    """Settle: the winner is protected from its own submission, every other loses."""
+    claims = account_of(unit, "dispute", dispute_id, "data.dispute_id")
+    dispute = claims.disputes[dispute_id]
+    if not dispute.open:
+        return
+    if winner_registration_id is not None and (
+        winner_registration_id not in dispute.registration_ids
+    ):
+        raise BadInput(f"data.winner.registration_id: {winner_registration_id!r} is not "
+                       f"part of dispute {dispute_id!r}")
+    approved_expires_at = None
+    if winner_registration_id is not None:
+        winner = claims.claims[winner_registration_id]
+        approved_expires_at = window_end(unit, winner.submitted_at, winner.program, winner.tier)
+    claims.settle(
+        account_key=claims.account_key, dispute_id=dispute_id,
+        winner=({"registration_id": winner_registration_id} if winner_registration_id
+                else {"direct": True}),
+        approved_registration_id=winner_registration_id,
+        rejected_registration_ids=[r for r in dispute.registration_ids
+                                   if r != winner_registration_id],
+        settled_at=resolved_at, approved_expires_at=approved_expires_at)
