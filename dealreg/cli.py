@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from dealreg import logs
@@ -50,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("topic", help="contract topic name, e.g. registrations.requests.v1")
     publish.add_argument("file", help="JSON-lines file of CloudEvents, or - for stdin")
 
+    expire = with_store(commands.add_parser(
+        "expire-due", help="emit registration.expired for every window ended before --now"))
+    expire.add_argument("--now", required=True, type=_timestamp, metavar="RFC3339",
+                        help="the instant to expire at, e.g. 2026-05-01T00:00:00Z")
+
     tail = commands.add_parser("tail", help="print a topic's events as JSON lines")
     tail.add_argument("topic", help="contract topic name, e.g. registrations.v1")
     tail.add_argument("--from-beginning", action="store_true",
@@ -57,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--idle-exit", type=float, metavar="SECONDS",
                       help="exit after this long without a new event (default: run until Ctrl-C)")
     return parser
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 timestamp: {text!r}") from None
+    if instant.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"the timestamp needs an offset or Z: {text!r}")
+    return instant
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -102,6 +118,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
             await run_services(settings, [definitions()[args.service]],
                                start_local_broker=False)
+            return 0
+        case "expire-due":
+            from services.registration.expiry import expire_due_now
+
+            expired = await expire_due_now(settings, args.now)
+            for registration_id in expired:
+                print(registration_id)
+            print(f"{len(expired)} registration(s) expired", file=sys.stderr)
             return 0
         case "topics":
             return await tools.create_topics(settings)

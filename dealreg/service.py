@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
@@ -23,6 +24,19 @@ from dealreg.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 
+Clock = Callable[[], datetime]
+#: Work a service does beside consuming (e.g. the expiry scheduler): runs until the event is
+#: set; calls the function after storing events, so that the outbox publishes them.
+BackgroundTask = Callable[
+    [ServiceApplication, asyncio.Event, Callable[[], None], Clock, Settings],
+    Coroutine[Any, Any, None],
+]
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class ServiceDefinition:
     """What makes one service: the topics it reads, how it handles them, what it emits."""
@@ -32,6 +46,7 @@ class ServiceDefinition:
     input_topics: tuple[str, ...]
     handlers: Mapping[str, Handler]
     emit: Emitter
+    background: tuple[BackgroundTask, ...] = ()
 
     def build_application(self, settings: Settings) -> ServiceApplication:
         return self.application(env=application_env(settings, self.name))
@@ -48,18 +63,51 @@ def emit_with_dead_letters(emit: Emitter) -> Emitter:
     return emit_all
 
 
+def outbox_relay(
+    definition: ServiceDefinition,
+    app: ServiceApplication,
+    broker: KafkaBroker,
+    settings: Settings,
+    cluster_id: str,
+) -> OutboxRelay:
+    return OutboxRelay(
+        app=app,
+        emit=emit_with_dead_letters(definition.emit),
+        broker=broker,
+        settings=settings,
+        service=definition.name,
+        tracking_name=f"outbox:{cluster_id}",
+    )
+
+
+async def publish_stored(
+    definition: ServiceDefinition, app: ServiceApplication, settings: Settings
+) -> int:
+    """Publish what ``app`` stored and its outbox has not published yet (one-shot tools)."""
+    cluster_id = await ensure_topics(settings)
+    broker = KafkaBroker(settings.bootstrap, client_id=f"dealreg-{definition.name}-tool",
+                         logger=None)
+    await broker.connect()
+    try:
+        return await outbox_relay(definition, app, broker, settings, cluster_id).publish_pending()
+    finally:
+        await broker.stop()
+
+
 @dataclass
 class ServiceRuntime:
     """One service in this process: start, run until told to stop, stop without loss."""
 
     definition: ServiceDefinition
     settings: Settings
+    clock: Clock = wall_clock
     app: ServiceApplication | None = None
     relay: OutboxRelay | None = None
     _broker: KafkaBroker | None = None
     _consumer: EffectivelyOnceConsumer | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _relay_task: asyncio.Task[None] | None = None
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         name = self.definition.name
@@ -75,14 +123,7 @@ class ServiceRuntime:
         self._broker = KafkaBroker(
             settings.bootstrap, client_id=f"dealreg-{name}", logger=None
         )
-        self.relay = OutboxRelay(
-            app=self.app,
-            emit=emit_with_dead_letters(self.definition.emit),
-            broker=self._broker,
-            settings=settings,
-            service=name,
-            tracking_name=f"outbox:{cluster_id}",
-        )
+        self.relay = outbox_relay(self.definition, self.app, self._broker, settings, cluster_id)
         self._consumer = EffectivelyOnceConsumer(
             broker=self._broker,
             processor=processor,
@@ -94,6 +135,11 @@ class ServiceRuntime:
         self._consumer.stopping = self._stopping
         await self._broker.start()
         self._relay_task = asyncio.create_task(self.relay.run(self._stopping))
+        self._background = [
+            asyncio.create_task(task(self.app, self._stopping, self.relay.wake, self.clock,
+                                     settings))
+            for task in self.definition.background
+        ]
         log.info(
             "service started",
             extra={"service": name, "kafka": settings.bootstrap, "cluster_id": cluster_id,
@@ -106,6 +152,9 @@ class ServiceRuntime:
         self._stopping.set()
         if self._consumer is not None:
             await self._consumer.subscriber.stop()
+        for task in self._background:
+            with contextlib.suppress(Exception):
+                await task
         if self._relay_task is not None:
             with contextlib.suppress(Exception):
                 await self._relay_task

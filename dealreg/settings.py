@@ -40,6 +40,7 @@ class Settings:
     outbox_batch_size: int = 500
     outbox_poll_ms: int = 1_000
     order_grace_ms: int = 5_000
+    expiry_interval_ms: int = 1_000
     log_level: str = "INFO"
     log_format: str = "json"
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from dealreg.service import Clock, wall_clock
 from dealreg.settings import Settings
 from services.conflict.service import CONFLICT
 from services.registration.service import REGISTRATION
@@ -15,15 +22,16 @@ from tests.support.kafka import produce
 from tests.support.running import running_all
 from tests.support.watch import TopicWatch, watching
 
+REPO = Path(__file__).resolve().parent.parent
 REGS = "registrations.v1"
 CONFLICTS = "conflicts.v1"
 PARTNERS = ("p-north", "p-south", "p-east")
 
 
 @asynccontextmanager
-async def stack(settings: Settings) -> AsyncIterator[TopicWatch]:
+async def stack(settings: Settings, clock: Clock = wall_clock) -> AsyncIterator[TopicWatch]:
     """Registration and conflict services with three gold referral partners enrolled."""
-    async with running_all(settings, REGISTRATION, CONFLICT):
+    async with running_all(settings, REGISTRATION, CONFLICT, clock=clock):
         await send(settings, "partners.v1", *(ev.partner_enrolled(p) for p in PARTNERS))
         async with watching(settings, REGS, CONFLICTS, "dealreg.dlq.v1") as watch:
             yield watch
@@ -250,3 +258,111 @@ async def test_extensions_each_outcome_and_withdrawal_on_postgres(
     assert reasons == ["too_long", "over_max_total", "not_protected"]
     assert withdrawn["data"]["withdrawn_at"] == "2026-03-25T00:00:00Z"
     assert successor["data"]["protected_from"] == "2026-03-27T00:00:00Z"
+
+
+class FakeClock:
+    """The expiry scheduler's wall clock, set by the test."""
+
+    def __init__(self, now: str) -> None:
+        self.set(now)
+
+    def set(self, now: str) -> None:
+        self.now = datetime.fromisoformat(now)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_the_expiry_scheduler_follows_an_injected_clock(
+    kafka_settings: Settings,
+) -> None:
+    clock = FakeClock("2026-03-10T00:00:00Z")
+    settings = replace(kafka_settings, expiry_interval_ms=100)
+    async with stack(settings, clock) as watch:
+        await submit(settings, watch, "r-1", "p-north", "registration.approved",
+                     submitted_at="2026-03-01T10:00:00Z")  # expires 2026-04-15T10:00:00Z
+        await submit(settings, watch, "r-2", "p-north", "registration.approved",
+                     domain="initech.example", submitted_at="2026-03-20T10:00:00Z")
+        clock.set("2026-04-15T10:00:00Z")  # protection includes expires_at itself
+        await asyncio.sleep(0.5)
+        assert watch.of(REGS, type_="registration.expired") == []
+        clock.set("2026-04-15T10:00:01Z")
+        expired = await watch.one(REGS, "r-1", "registration.expired")
+        await asyncio.sleep(0.5)
+
+    assert expired["time"] == "2026-04-15T10:00:00Z"
+    assert expired["data"] == {"registration_id": "r-1", "partner_id": "p-north",
+                               "account_key": "domain:acme.example",
+                               "expired_at": "2026-04-15T10:00:00Z"}
+    assert watch.of(REGS, "r-2", "registration.expired") == []
+
+
+async def test_expire_due_emits_every_expiry_due_at_the_given_instant(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    clock = FakeClock("2026-03-10T00:00:00Z")  # the running scheduler never expires anything
+    async with stack(kafka_settings, clock) as watch:
+        await submit(kafka_settings, watch, "r-1", "p-north", "registration.approved",
+                     submitted_at="2026-03-01T10:00:00Z")  # expires 2026-04-15T10:00:00Z
+        await submit(kafka_settings, watch, "r-2", "p-north", "registration.approved",
+                     domain="initech.example", submitted_at="2026-03-20T10:00:00Z")
+        command = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "dealreg.cli", "expire-due", "--now", "2026-05-01T00:00:00Z",
+            cwd=REPO, env=cli_env(kafka_settings), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await command.communicate()
+        assert command.returncode == 0, stderr.decode()
+        await watch.wait(lambda: bool(watch.of(REGS, "r-1", "registration.expired")))
+        await asyncio.sleep(1.0)  # the service's own outbox may publish it again
+
+    assert stdout.decode().split() == ["r-1"]
+    assert "1 registration(s) expired" in stderr.decode()
+    expiries = watch.of(REGS, "r-1", "registration.expired")
+    assert {e["id"] for e in expiries} == {expiries[0]["id"]}  # re-published, never doubled
+    assert expiries[0]["data"]["expired_at"] == "2026-04-15T10:00:00Z"
+    assert watch.of(REGS, "r-2", "registration.expired") == []
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
+    env |= {
+        "DEALREG_KAFKA_BOOTSTRAP": settings.bootstrap,
+        "DEALREG_TOPIC_PREFIX": settings.topic_prefix,
+        "DEALREG_DATA_DIR": str(settings.data_dir),
+        "DEALREG_LOG_FORMAT": "text",
+    }
+    return env
+
+
+async def test_a_submission_read_before_its_partners_enrollment_waits_for_it(
+    kafka_settings: Settings,
+) -> None:
+    """Order across topics: the submission is produced (and read) first, the enrollment
+    that precedes it in business time arrives a moment later."""
+    settings = replace(kafka_settings, order_grace_ms=30_000)
+    async with (
+        running_all(settings, REGISTRATION, CONFLICT),
+        watching(settings, REGS, CONFLICTS) as watch,
+    ):
+        await send(settings, "registrations.requests.v1",
+                   ev.registration_submitted("r-first", "p-later"))
+        await asyncio.sleep(2.0)  # read, and deferred, before the enrollment exists
+        assert watch.of(REGS, "r-first") == []
+        await send(settings, "partners.v1", ev.partner_enrolled(
+            "p-later", tier="platinum", enrolled_at="2026-02-01T00:00:00Z"))
+        approved = await watch.one(REGS, "r-first", "registration.approved")
+
+    assert approved["data"]["window_days"] == 60  # the platinum referral window
+    assert watch.of(REGS, "r-first", "registration.rejected") == []
+
+
+async def test_after_the_grace_period_an_unknown_partner_is_rejected(
+    kafka_settings: Settings,
+) -> None:
+    settings = replace(kafka_settings, order_grace_ms=1_000)
+    async with stack(settings) as watch:
+        rejected = await submit(settings, watch, "r-orphan", "p-never", "registration.rejected")
+        approved = await submit(settings, watch, "r-next", "p-north", "registration.approved")
+
+    assert rejected["data"]["reason"] == "unknown_partner"
+    assert approved["subject"] == "r-next"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dealreg.service import ServiceDefinition
 from services.registration.app import RegistrationApplication
 from services.registration.emissions import emit
+from services.registration.expiry import run_scheduler
 from services.registration.handlers import HANDLERS
 
 REGISTRATION = ServiceDefinition(
@@ -13,4 +14,5 @@ REGISTRATION = ServiceDefinition(
     input_topics=("partners.v1", "program.v1", "registrations.requests.v1", "conflicts.v1"),
     handlers=HANDLERS,
     emit=emit,
+    background=(run_scheduler,),
 )

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from dealreg.service import ServiceDefinition, ServiceRuntime
+from dealreg.service import Clock, ServiceDefinition, ServiceRuntime, wall_clock
 from dealreg.settings import Settings
 from dealreg.store import ServiceApplication
 
@@ -50,9 +50,9 @@ def stored_event_count(app: ServiceApplication) -> int:
 
 @asynccontextmanager
 async def running_all(
-    settings: Settings, *definitions: ServiceDefinition
+    settings: Settings, *definitions: ServiceDefinition, clock: Clock = wall_clock
 ) -> AsyncIterator[list[ServiceRuntime]]:
-    runtimes = [ServiceRuntime(definition, settings) for definition in definitions]
+    runtimes = [ServiceRuntime(definition, settings, clock) for definition in definitions]
     try:
         for runtime in runtimes:
             await runtime.start()

@@ -1,0 +1,129 @@
+"""Expiry: ``registration.expired`` once a protected registration's ``expires_at`` has passed.
+
+The only place where the wall clock decides anything (CONTRACT §5). The clock is
+injected. Which registrations are protected, and until when, is an index kept in memory
+from the service's notification log, so a tick never scans history: it reads only the
+events stored since the previous tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from eventsourcing.persistence import IntegrityError
+
+from dealreg.settings import Settings
+from dealreg.store import ServiceApplication
+from services.registration.domain import DealRegistration
+
+log = logging.getLogger(__name__)
+
+READ_BATCH = 1000
+
+
+@dataclass
+class ExpiryIndex:
+    """``expires_at`` of every approved registration not yet expired, withdrawn or rejected."""
+
+    position: int = 0
+    pending: dict[str, datetime] = field(default_factory=dict)
+
+    def catch_up(self, app: ServiceApplication) -> None:
+        while True:
+            notifications = app.recorder.select_notifications(
+                start=self.position, limit=READ_BATCH, inclusive_of_start=False,
+                topics=TOPICS)
+            if not notifications:
+                return
+            for notification in notifications:
+                self.apply(app.mapper.to_domain_event(notification))
+            self.position = notifications[-1].id
+
+    def apply(self, domain_event: object) -> None:
+        match domain_event:
+            case DealRegistration.Approved() | DealRegistration.Extended():
+                self.pending[domain_event.registration_id] = domain_event.expires_at
+            case DealRegistration.Expired() | DealRegistration.Withdrawn() | (
+                DealRegistration.Rejected()
+            ):
+                self.pending.pop(domain_event.registration_id, None)
+
+    def due(self, now: datetime) -> list[str]:
+        return sorted(r for r, expires_at in self.pending.items() if expires_at < now)
+
+
+TOPICS = [
+    DealRegistration.Approved.__module__ + ":" + cls.__qualname__
+    for cls in (DealRegistration.Approved, DealRegistration.Extended, DealRegistration.Expired,
+                DealRegistration.Withdrawn, DealRegistration.Rejected)
+]
+
+
+def expire_due(app: ServiceApplication, index: ExpiryIndex, now: datetime) -> list[str]:
+    """Record ``registration.expired`` for every registration whose window ended before
+    ``now``; returns their ids. Safe to run beside the consumer and more than once."""
+    index.catch_up(app)
+    expired = []
+    for registration_id in index.due(now):
+        registration = app.get_or_none(DealRegistration.create_id(registration_id))
+        if not isinstance(registration, DealRegistration) or not _still_due(registration, now):
+            continue
+        registration.expire()
+        try:
+            app.save(registration)
+        except IntegrityError:  # the consumer changed it meanwhile: look again next tick
+            continue
+        expired.append(registration_id)
+        log.info("registration expired", extra={"registration_id": registration_id,
+                                                 "expired_at": str(registration.expires_at)})
+    index.catch_up(app)
+    return expired
+
+
+def _still_due(registration: DealRegistration, now: datetime) -> bool:
+    return (
+        registration.status == "approved"
+        and registration.withdrawn_at is None
+        and registration.expires_at is not None
+        and registration.expires_at < now
+        and registration.expired_at != registration.expires_at
+    )
+
+
+async def run_scheduler(
+    app: ServiceApplication,
+    stopping: asyncio.Event,
+    wake_relay: Callable[[], None],
+    clock: Callable[[], datetime],
+    settings: Settings,
+) -> None:
+    """Expire what is due every ``DEALREG_EXPIRY_INTERVAL_MS`` until ``stopping`` is set."""
+    interval_s = settings.expiry_interval_ms / 1000
+    index = ExpiryIndex()
+    while not stopping.is_set():
+        try:
+            if await asyncio.to_thread(expire_due, app, index, clock()):
+                wake_relay()
+        except Exception:
+            log.exception("expiry scheduler tick failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=interval_s)
+
+
+async def expire_due_now(settings: Settings, now: datetime) -> list[str]:
+    """``dealreg expire-due --now``: store and publish every expiry due at ``now``."""
+    from dealreg.service import publish_stored
+    from services.registration.service import REGISTRATION
+
+    app = await asyncio.to_thread(REGISTRATION.build_application, settings)
+    try:
+        expired = await asyncio.to_thread(expire_due, app, ExpiryIndex(), now)
+        await publish_stored(REGISTRATION, app, settings)
+        return expired
+    finally:
+        app.close()
