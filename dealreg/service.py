@@ -147,6 +147,11 @@ class ServiceRuntime:
                    "topics": list(self.definition.input_topics)},
         )
 
+    def consumer_assignment(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this instance consumes now."""
+        consumer = self._consumer.subscriber.consumer if self._consumer else None
+        return {(tp.topic, tp.partition) for tp in consumer.assignment()} if consumer else set()
+
     async def stop(self) -> None:
         """Stop consuming, publish everything stored, close the store."""
         self._stopping.set()

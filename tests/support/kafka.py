@@ -92,3 +92,17 @@ async def read_topic(
                 )
     finally:
         await consumer.stop()
+
+
+async def produce_keyed(settings: Settings, topic: str,
+                        messages: Iterable[tuple[bytes, bytes]]) -> None:
+    """Produce (key, value) pairs in order; the default partitioner places them by key."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send_and_wait(
+                settings.topic(topic), value=value, key=key,
+                headers=[("content-type", b"application/cloudevents+json")])
+    finally:
+        await producer.stop()
