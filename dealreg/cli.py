@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--data-dir", type=Path, help="SQLite directory (DEALREG_DATA_DIR)")
         sub.add_argument("--partitions", type=int,
                          help="partitions of topics created (DEALREG_PARTITIONS)")
+        sub.add_argument("--json", action="store_true", help="JSON output (tools)")
         return sub
 
     with_store(commands.add_parser(
@@ -55,6 +56,22 @@ def _parser() -> argparse.ArgumentParser:
         "expire-due", help="emit registration.expired for every window ended before --now"))
     expire.add_argument("--now", required=True, type=_timestamp, metavar="RFC3339",
                         help="the instant to expire at, e.g. 2026-05-01T00:00:00Z")
+
+    disputes = commands.add_parser("disputes", help="sales ops: disputes and their decisions")
+    disputes_commands = disputes.add_subparsers(dest="disputes_command", required=True)
+    listing = with_store(disputes_commands.add_parser("list", help="every dispute"))
+    listing.add_argument("--open", action="store_true", help="only open disputes")
+    for name, summary in (("show", "the timeline of every fact and decision on the account"),
+                          ("replay", "re-run the rules over the stored facts and compare")):
+        command = with_store(disputes_commands.add_parser(name, help=summary))
+        command.add_argument("dispute_id")
+    accounts = commands.add_parser("accounts", help="sales ops: who holds an account")
+    accounts_commands = accounts.add_subparsers(dest="accounts_command", required=True)
+    show = with_store(accounts_commands.add_parser(
+        "show", help="who held the account at an instant, and why"))
+    show.add_argument("account", metavar="ACCOUNT_KEY|DOMAIN")
+    show.add_argument("--as-of", type=_timestamp, metavar="RFC3339",
+                      help="the business instant (default: now)")
 
     tail = commands.add_parser("tail", help="print a topic's events as JSON lines")
     tail.add_argument("topic", help="contract topic name, e.g. registrations.v1")
@@ -127,6 +144,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 print(registration_id)
             print(f"{len(expired)} registration(s) expired", file=sys.stderr)
             return 0
+        case "disputes" | "accounts":
+            from dealreg.salesops_cli import run_salesops
+
+            return await run_salesops(args, settings)
         case "topics":
             return await tools.create_topics(settings)
         case "publish":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -366,3 +367,50 @@ async def test_after_the_grace_period_an_unknown_partner_is_rejected(
 
     assert rejected["data"]["reason"] == "unknown_partner"
     assert approved["subject"] == "r-next"
+
+
+async def dealreg_json(settings: Settings, *args: str) -> Any:
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dealreg.cli", *args, "--json", cwd=REPO, env=cli_env(settings),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await command.communicate()
+    assert command.returncode == 0, stderr.decode()
+    return json.loads(stdout)
+
+
+async def test_sales_ops_tools_explain_and_replay_a_dispute(kafka_settings: Settings) -> None:
+    async with stack(kafka_settings) as watch:
+        await submit(kafka_settings, watch, "r-late", "p-north", "registration.approved",
+                     submitted_at="2026-03-05T00:00:00Z")
+        review = await submit(kafka_settings, watch, "r-early", "p-south",
+                              "registration.under_review", submitted_at="2026-03-01T00:00:00Z")
+        dispute_id = review["data"]["dispute_id"]
+        await send(kafka_settings, "salesops.v1", ev.dispute_resolved(
+            dispute_id, {"registration_id": "r-early"}, resolved_at="2026-03-08T00:00:00Z"))
+        await watch.one(REGS, "r-early", "registration.approved")
+        listed = await dealreg_json(kafka_settings, "disputes", "list")
+        shown = await dealreg_json(kafka_settings, "disputes", "show", dispute_id)
+        replayed = await dealreg_json(kafka_settings, "disputes", "replay", dispute_id)
+        before = await dealreg_json(kafka_settings, "accounts", "show", "www.acme.example",
+                                    "--as-of", "2026-03-06T00:00:00Z")
+        earlier = await dealreg_json(kafka_settings, "accounts", "show", "domain:acme.example",
+                                     "--as-of", "2026-02-01T00:00:00Z")
+
+    [dispute] = listed
+    assert dispute["dispute_id"] == dispute_id
+    assert dispute["status"] == "settled"
+    assert dispute["winner"] == {"registration_id": "r-early"}
+    decisions = [(entry["event"], entry["rule"]) for entry in shown["timeline"]
+                 if entry["event"] != "ProtectionChanged"]
+    assert decisions == [("ClaimGranted", 6), ("ConflictDetected", None),
+                         ("DisputeOpened", 3), ("DisputeSettled", None)]
+    # the registration service's approvals of r-late, then of r-early after the settlement
+    assert [e["facts"]["registration_id"] for e in shown["timeline"]
+            if e["event"] == "ProtectionChanged"] == ["r-late", "r-early"]
+    [opened] = [e for e in shown["timeline"] if e["event"] == "DisputeOpened"]
+    assert "first to register wins" in opened["why"]
+    assert replayed["reproduced"] is True
+    assert [d["registration_id"] for d in replayed["decisions"]] == ["r-late", "r-early"]
+    assert before["holder"]["registration_id"] == "r-early"  # the decision says who had the right
+    assert before["holder"]["why"] == f"won dispute {dispute_id}"
+    assert earlier["holder"] is None

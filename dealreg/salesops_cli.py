@@ -1,0 +1,88 @@
+"""``dealreg disputes …`` and ``dealreg accounts show``: sales-ops views, text or ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from dealreg.settings import Settings
+
+
+def _json(value: Any) -> str:
+    def default(item: Any) -> str:
+        if isinstance(item, datetime):
+            return item.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return str(item)
+
+    return json.dumps(value, default=default, indent=2, ensure_ascii=False)
+
+
+async def run_salesops(args: argparse.Namespace, settings: Settings) -> int:
+    return await asyncio.to_thread(_run, args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from services.conflict import salesops
+    from services.conflict.service import CONFLICT
+
+    app = CONFLICT.build_application(settings)
+    try:
+        if args.command == "accounts":
+            result: Any = salesops.account_as_of(app, args.account,
+                                                 args.as_of or datetime.now(UTC))
+            text = _account_text(result)
+        elif args.disputes_command == "list":
+            result = salesops.list_disputes(app, open_only=args.open)
+            text = "\n".join(
+                f"{d['dispute_id']}  {d['status']:7}  {d['kind']:24}  {d['account_key']}  "
+                f"registrations {', '.join(d['registration_ids'])}" for d in result
+            ) or "no disputes"
+        elif args.disputes_command == "show":
+            result = salesops.timeline(app, args.dispute_id)
+            text = "\n".join(
+                [f"account {result['account_key']}"] + [
+                    f"{_json(e['time']).strip(chr(34)):22} {e['event']:18} "
+                    f"{_facts(e['facts'])}" + (f"\n{'':41}{e['why']}" if e["why"] else "")
+                    for e in result["timeline"]])
+        else:
+            result = salesops.replay(app, args.dispute_id)
+            text = "\n".join(
+                [f"account {result['account_key']}: "
+                 + ("every decision reproduced" if result["reproduced"] else "DIFFERENCES")]
+                + [f"  {'ok  ' if d['reproduced'] else 'DIFF'} {d['registration_id']}: "
+                   f"recorded {d['recorded']}, replayed {d['replayed']}"
+                   for d in result["decisions"]])
+    except salesops.NotFoundError as missing:
+        print(f"dealreg: {missing}", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+    print(_json(result) if args.json else text)
+    reproduced = not isinstance(result, dict) or result.get("reproduced", True)
+    return 0 if reproduced else 1
+
+
+def _facts(facts: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_json(v).strip(chr(34))}" for k, v in facts.items()
+                     if v not in (None, [], {}))
+
+
+def _account_text(result: dict[str, Any]) -> str:
+    holder = result["holder"]
+    lines = [f"account {result['account_key']} as of {_json(result['as_of']).strip(chr(34))}"]
+    if holder is None:
+        lines.append("  nobody holds it")
+    else:
+        lines.append(f"  held by {holder['registration_id']} ({holder['partner_id']}) from "
+                     f"{_json(holder['protected_from']).strip(chr(34))} to "
+                     f"{_json(holder['expires_at']).strip(chr(34))}: {holder['why']}")
+    for claim in result["registrations"]:
+        lines.append(f"  {claim['registration_id']:12} {claim['partner_id']:12} "
+                     f"{claim['status']}")
+    if result["open_opportunities"]:
+        lines.append(f"  open direct opportunities: {', '.join(result['open_opportunities'])}")
+    return "\n".join(lines)

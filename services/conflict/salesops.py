@@ -1,0 +1,210 @@
+"""Sales-ops views of the conflict service's event store: disputes, their timelines, replays,
+and who held an account at any instant. Read-only; every answer is built from stored events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import DomainEventProtocol
+
+from dealreg.store import ServiceApplication
+from services.account_key import account_key
+from services.conflict.domain import AccountClaims, AccountOf
+from services.conflict.rules import RULE_TEXT, decide
+from services.program_policy import Policy, PolicyBook, in_force
+
+
+class NotFoundError(LookupError):
+    """The dispute or account is not in the store."""
+
+
+def _topic(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _account_events(app: ServiceApplication, key: str) -> list[DomainEventProtocol[Any]]:
+    return list(app.events.get(AccountClaims.create_id(key)))
+
+
+def account_of_dispute(app: ServiceApplication, dispute_id: str) -> str:
+    index = app.get_or_none(AccountOf.create_id("dispute", dispute_id))
+    if not isinstance(index, AccountOf):
+        raise NotFoundError(f"no dispute {dispute_id!r}")
+    return index.account_key
+
+
+def normalise_account(text: str) -> str:
+    """An account key as given, or the key of a domain (``acme.example``, a URL)."""
+    if text.startswith(("domain:", "name:")):
+        return text
+    return account_key(company_name=text, country="", domain=text)
+
+
+def list_disputes(app: ServiceApplication, *, open_only: bool = False) -> list[dict[str, Any]]:
+    """Every dispute: id, account, kind, registrations, opened, settled, winner."""
+    disputes: dict[str, dict[str, Any]] = {}
+    topics = [_topic(AccountClaims.DisputeOpened), _topic(AccountClaims.DisputeSettled)]
+    for event in _notifications(app, topics):
+        if isinstance(event, AccountClaims.DisputeOpened):
+            entry = disputes.setdefault(event.dispute_id, {
+                "dispute_id": event.dispute_id, "account_key": event.account_key,
+                "kind": event.kind, "opened_at": event.opened_at, "status": "open",
+                "settled_at": None, "winner": None})
+            entry["registration_ids"] = list(event.registration_ids)
+            entry["opportunity_ids"] = list(event.opportunity_ids)
+        elif isinstance(event, AccountClaims.DisputeSettled):
+            disputes[event.dispute_id] |= {"status": "settled", "settled_at": event.settled_at,
+                                           "winner": event.winner}
+    found = sorted(disputes.values(), key=lambda d: (d["opened_at"], d["dispute_id"]))
+    return [d for d in found if d["status"] == "open"] if open_only else found
+
+
+def _notifications(app: ServiceApplication, topics: list[str]) -> Iterator[Any]:
+    position = 0
+    while True:
+        batch = app.recorder.select_notifications(start=position, limit=1000, topics=topics,
+                                                  inclusive_of_start=False)
+        if not batch:
+            return
+        for notification in batch:
+            yield app.mapper.to_domain_event(notification)
+        position = batch[-1].id
+
+
+def account_keys(app: ServiceApplication) -> list[str]:
+    """Every account the conflict service has seen."""
+    return [event.account_key
+            for event in _notifications(app, [_topic(AccountClaims.Opened)])]
+
+
+def timeline(app: ServiceApplication, dispute_id: str) -> dict[str, Any]:
+    """Every fact and decision on the dispute's account, in order, with the rule that fired."""
+    key = account_of_dispute(app, dispute_id)
+    entries = [_describe(event) for event in _account_events(app, key)]
+    return {"dispute_id": dispute_id, "account_key": key,
+            "timeline": [entry for entry in entries if entry is not None]}
+
+
+def _describe(event: Any) -> dict[str, Any] | None:
+    fields = {k: v for k, v in vars(event).items()
+              if k not in ("originator_id", "originator_topic", "timestamp")}
+    what = type(event).__name__
+    rule = fields.pop("rule", None)
+    fields.pop("account_key", None)
+    version = fields.pop("originator_version")
+    when = next((fields[k] for k in ("submitted_at", "detected_at", "opened_at", "settled_at",
+                                     "closed_at", "withdrawn_at") if fields.get(k)), None)
+    if what == "Opened":
+        return None
+    why = RULE_TEXT.get(rule) if rule else None
+    if what == "DisputeSettled":
+        why = "sales ops resolved the dispute (dispute.resolved)"
+    elif what == "ProtectionChanged":
+        why = "the registration service approved, extended or withdrew the registration"
+    return {"position": version, "time": when, "event": what, "rule": rule, "why": why,
+            "facts": fields}
+
+
+@dataclass(frozen=True)
+class ReplayCheck:
+    position: int
+    registration_id: str
+    recorded: tuple[Any, ...]
+    replayed: tuple[Any, ...]
+    rule: int
+
+    @property
+    def reproduced(self) -> bool:
+        return self.recorded == self.replayed
+
+
+def replay_account(app: ServiceApplication, key: str) -> list[ReplayCheck]:
+    """Re-run rules 2 to 6 (and the window of each grant) over the account's stored facts
+    and compare with every recorded claim decision."""
+    events = _account_events(app, key)
+    if not events:
+        raise NotFoundError(f"no account {key!r}")
+    book = app.get_or_none(PolicyBook.create_id())
+    policies = book.policies() if isinstance(book, PolicyBook) else PolicyBook().policies()
+    checks = []
+    state: AccountClaims | None = None
+    for event in events:
+        if state is not None and (
+            isinstance(event, AccountClaims.ClaimGranted | AccountClaims.ClaimDenied)
+            or (isinstance(event, AccountClaims.DisputeOpened) and event.newcomer)
+        ):
+            checks.append(_check(state, event, policies))
+        state = event.mutate(state)  # type: ignore[attr-defined]
+    return checks
+
+
+def _check(state: AccountClaims, event: Any, policies: list[Policy]) -> ReplayCheck:
+    newcomer = getattr(event, "newcomer", None)
+    claim: dict[str, Any] = newcomer if newcomer is not None else vars(event)
+    dispute = state.open_dispute()
+    decision = decide(registration_id=claim["registration_id"], partner_id=claim["partner_id"],
+                      submitted_at=claim["submitted_at"], claims=state.claims.values(),
+                      opportunities=state.opportunities.values(),
+                      open_dispute_id=dispute.dispute_id if dispute else None)
+    if isinstance(event, AccountClaims.ClaimGranted):
+        recorded: tuple[Any, ...] = ("granted", event.expires_at)
+    elif isinstance(event, AccountClaims.ClaimDenied):
+        recorded = ("denied", event.reason, event.conflicting_registration_id)
+    elif event.rule == 4:
+        recorded = ("join", event.dispute_id)
+    else:
+        recorded = ("dispute", event.kind)
+    if decision.outcome == "granted":
+        policy = in_force(policies, claim["submitted_at"])
+        replayed: tuple[Any, ...] = ("granted", policy.window_end(
+            claim["submitted_at"], claim["program"], claim["tier"]))
+    elif decision.outcome == "denied":
+        replayed = ("denied", decision.reason, decision.conflicting_registration_id)
+    elif decision.outcome == "join":
+        replayed = ("join", decision.dispute_id)
+    else:
+        replayed = ("dispute", decision.kind)
+    return ReplayCheck(event.originator_version, claim["registration_id"], recorded, replayed,
+                       decision.rule)
+
+
+def replay(app: ServiceApplication, dispute_id: str) -> dict[str, Any]:
+    key = account_of_dispute(app, dispute_id)
+    checks = replay_account(app, key)
+    return {"dispute_id": dispute_id, "account_key": key,
+            "reproduced": all(check.reproduced for check in checks),
+            "decisions": [asdict(check) | {"reproduced": check.reproduced} for check in checks]}
+
+
+def account_as_of(app: ServiceApplication, text: str, as_of: datetime) -> dict[str, Any]:
+    """Who held the account at ``as_of`` (business time, with every fact known now), and why."""
+    key = normalise_account(text)
+    claims = app.get_or_none(AccountClaims.create_id(key))
+    if not isinstance(claims, AccountClaims):
+        raise NotFoundError(f"no account {key!r}")
+    holder = claims.holder_at(as_of)
+    why = None
+    if holder is not None:
+        settled = [d for d in claims.disputes.values() if not d.open
+                   and holder.registration_id in d.registration_ids]
+        why = (f"won dispute {settled[0].dispute_id}" if settled
+               else "first to register with no conflict (rule 6)")
+    return {
+        "account_key": key, "as_of": as_of,
+        "holder": None if holder is None else {
+            "registration_id": holder.registration_id, "partner_id": holder.partner_id,
+            "protected_from": holder.submitted_at, "expires_at": holder.expires_at,
+            "why": why},
+        "registrations": [
+            {"registration_id": c.registration_id, "partner_id": c.partner_id,
+             "submitted_at": c.submitted_at, "status": c.status, "expires_at": c.expires_at,
+             "withdrawn_at": c.withdrawn_at}
+            for c in sorted(claims.claims.values(), key=lambda c: c.submitted_at)
+            if c.submitted_at <= as_of],
+        "open_opportunities": sorted(o.opportunity_id for o in claims.opportunities.values()
+                                     if o.open_at(as_of)),
+    }
