@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from services.conflict import salesops
+from services.conflict.domain import AccountClaims
 from services.conflict.service import CONFLICT
 from services.registration.domain import DealRegistration
 from services.registration.service import REGISTRATION
@@ -44,7 +45,7 @@ def generated_history(bus: InMemoryBus, registrations: int, seed: int = 11) -> N
             expected_close_date="2027-06-01"))
     registration_app = bus.app("registration")
     for n in range(registrations):
-        registration = registration_app.repository.get(DealRegistration.create_id(f"r-{n}"))
+        registration: object = registration_app.repository.get(DealRegistration.create_id(f"r-{n}"))
         assert isinstance(registration, DealRegistration)
         if registration.rejection and registration.rejection[0] == "conflict" and (
             rng.random() < 0.3
@@ -86,8 +87,8 @@ def test_replay_flags_a_decision_that_the_rules_do_not_reproduce() -> None:
     [dispute, *_] = salesops.list_disputes(conflict)
     key = dispute["account_key"]
     # A decision recorded under other rules: the account's first grant, rewritten as a denial.
-    claims = conflict.repository.get(salesops.AccountClaims.create_id(key))
-    assert isinstance(claims, salesops.AccountClaims)
+    claims: object = conflict.repository.get(AccountClaims.create_id(key))
+    assert isinstance(claims, AccountClaims)
     first = next(c for c in claims.claims.values() if c.status != "under_review")
     claims.deny(account_key=key, registration_id="r-forged", partner_id=first.partner_id,
                 submitted_at=first.submitted_at, program="referral", tier="gold",
