@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dealreg.settings import Settings, env_name
-from services.registration.domain import Partner
+from services.partners import Partner
 from services.registration.service import REGISTRATION
 from tests.support.contract import assert_valid_event
 from tests.support.events import encode, partner_enrolled, registration_submitted

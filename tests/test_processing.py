@@ -10,8 +10,9 @@ from dealreg.processing import InboundProcessor, InboundRecord, UnitOfWork
 from dealreg.rejections import RejectedMessage
 from dealreg.settings import Settings
 from events.schemas import ParsedEvent
+from services.partners import Partner
 from services.registration.app import RegistrationApplication
-from services.registration.domain import DealRegistration, Partner
+from services.registration.domain import DealRegistration
 from services.registration.handlers import HANDLERS
 from services.registration.service import REGISTRATION
 from tests.support.events import encode, partner_enrolled, registration_submitted

@@ -11,8 +11,9 @@ from dealreg.processing import UnitOfWork
 from dealreg.store import ServiceApplication
 from events.schemas import BadInput
 from services.account_key import account_key
+from services.partners import Partner
 from services.program_policy import PolicyBook, PublishedPolicy
-from services.registration.domain import DealRegistration, Partner
+from services.registration.domain import DealRegistration
 from services.registration.rules import (
     SubmissionFacts,
     business_check,
