@@ -100,7 +100,8 @@ class UnitOfWork:
         return self._aggregates.values()
 
 
-Handler = Callable[[UnitOfWork, ParsedEvent], None]
+#: A handler may return what it did (e.g. a new policy); the processor ignores it.
+Handler = Callable[[UnitOfWork, ParsedEvent], object]
 
 
 def _always(record: InboundRecord) -> bool:

@@ -5,12 +5,18 @@ Kept by every service that needs it, each in its own store.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from dealreg.identity import business_id
+from dealreg.processing import UnitOfWork
+from events.schemas import BadInput, ParsedEvent
+from events.schemas.inputs import PartnerEnrolled, PartnerTierChanged
+
+log = logging.getLogger(__name__)
 
 
 class Partner(Aggregate):
@@ -61,3 +67,28 @@ class Partner(Aggregate):
             return None
         tier = self.tier_at(instant)
         return None if tier is None else (self.program, tier)
+
+
+def enroll_partner(unit: UnitOfWork, event: ParsedEvent) -> None:
+    """Handler of ``partner.enrolled``: a second enrollment of a partner is ignored."""
+    data = event.data_as(PartnerEnrolled)
+    if unit.get(Partner, Partner.create_id(data.partner_id)) is not None:
+        log.info("partner already enrolled; ignored", extra={"partner_id": data.partner_id})
+        return
+    unit.add(Partner(partner_id=data.partner_id, name=data.name, program=data.program,
+                     tier=data.tier, enrolled_at=data.enrolled_at))
+
+
+def change_partner_tier(unit: UnitOfWork, event: ParsedEvent) -> Partner:
+    """Handler of ``partner.tier_changed``; a partner never enrolled is bad input."""
+    data = event.data_as(PartnerTierChanged)
+    partner = unit.get(Partner, Partner.create_id(data.partner_id))
+    if partner is None:
+        raise BadInput(f"data.partner_id: partner {data.partner_id!r} is not enrolled")
+    partner.change_tier(tier=data.tier, effective_at=data.effective_at)
+    return partner
+
+
+def partner_at(unit: UnitOfWork, partner_id: str, instant: datetime) -> tuple[str, str] | None:
+    partner = unit.get(Partner, Partner.create_id(partner_id))
+    return None if partner is None else partner.program_and_tier_at(instant)

@@ -7,6 +7,7 @@ in (``effective_from``, ``version``) order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from dealreg.identity import business_id
+from dealreg.processing import UnitOfWork
+from events.schemas import ParsedEvent
+from events.schemas.inputs import PolicyPublished
+
+log = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -184,3 +190,30 @@ class PolicyBook(Aggregate):
 
     def in_force(self, at: datetime) -> Policy:
         return in_force(self.policies(), at)
+
+
+def policy_book(unit: UnitOfWork) -> PolicyBook:
+    """The service's policy book, opened on first use."""
+    book = unit.get(PolicyBook, PolicyBook.create_id())
+    if book is None:
+        book = PolicyBook()
+        unit.add(book)
+    return book
+
+
+POLICY_HEADER = {"policy_id", "version", "effective_from", "retroactive"}
+
+
+def publish_policy(unit: UnitOfWork, event: ParsedEvent) -> PublishedPolicy | None:
+    """Handler of ``policy.published``; returns the policy when it is new."""
+    data = event.data_as(PolicyPublished)
+    policy = PublishedPolicy(
+        policy_id=data.policy_id, version=data.version, effective_from=data.effective_from,
+        retroactive=data.retroactive,
+        body=data.model_dump(exclude=POLICY_HEADER, exclude_none=True),
+    )
+    if not policy_book(unit).publish(policy):
+        log.info("policy version already known; ignored",
+                 extra={"policy_id": policy.policy_id, "version": policy.version})
+        return None
+    return policy

@@ -13,7 +13,7 @@ from events.schemas import BadInput
 from services.account_key import account_key
 from services.conflict.domain import AccountClaims, AccountOf
 from services.conflict.rules import decide
-from services.program_policy import PolicyBook, PublishedPolicy
+from services.program_policy import policy_book
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +53,6 @@ def crm_account_key(company_name: str, country: str, domain: str | None) -> str:
 def dispute_id_for(key: str, kind: str, registration_id: str) -> str:
     """Deterministic: the same account, kind and first registration give the same id."""
     return str(business_id("dispute", f"{key}|{kind}|{registration_id}"))
-
-
-def policy_book(unit: UnitOfWork) -> PolicyBook:
-    book = unit.get(PolicyBook, PolicyBook.create_id())
-    if book is None:
-        book = PolicyBook()
-        unit.add(book)
-    return book
-
-
-def publish_policy(unit: UnitOfWork, policy: PublishedPolicy) -> None:
-    policy_book(unit).publish(policy)
 
 
 def window_end(unit: UnitOfWork, submitted_at: datetime, program: str, tier: str) -> datetime:

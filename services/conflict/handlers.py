@@ -12,22 +12,10 @@ from events.schemas.inputs import (
     DisputeRaised,
     DisputeResolved,
     OpportunityOpened,
-    PolicyPublished,
     RegistrationWinner,
 )
 from services.conflict import app
-from services.program_policy import PublishedPolicy
-
-POLICY_HEADER = {"policy_id", "version", "effective_from", "retroactive"}
-
-
-def on_policy_published(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(PolicyPublished)
-    app.publish_policy(unit, PublishedPolicy(
-        policy_id=data.policy_id, version=data.version, effective_from=data.effective_from,
-        retroactive=data.retroactive,
-        body=data.model_dump(exclude=POLICY_HEADER, exclude_none=True),
-    ))
+from services.program_policy import publish_policy
 
 
 def on_received(unit: UnitOfWork, event: ParsedEvent) -> None:
@@ -85,7 +73,7 @@ def on_dispute_resolved(unit: UnitOfWork, event: ParsedEvent) -> None:
 
 
 HANDLERS: Mapping[str, Handler] = {
-    "policy.published": on_policy_published,
+    "policy.published": publish_policy,
     "registration.received": on_received,
     "registration.approved": on_approved,
     "registration.extended": on_extended,

@@ -12,7 +12,7 @@ from dealreg.store import ServiceApplication
 from events.schemas import BadInput
 from services.account_key import account_key
 from services.partners import Partner
-from services.program_policy import PolicyBook, PublishedPolicy
+from services.program_policy import policy_book
 from services.registration.domain import DealRegistration
 from services.registration.rules import (
     SubmissionFacts,
@@ -28,53 +28,12 @@ class RegistrationApplication(ServiceApplication):
     name = "registration"
 
 
-def policy_book(unit: UnitOfWork) -> PolicyBook:
-    book = unit.get(PolicyBook, PolicyBook.create_id())
-    if book is None:
-        book = PolicyBook()
-        unit.add(book)
-    return book
-
-
 def registration_of(unit: UnitOfWork, registration_id: str, field: str) -> DealRegistration:
     """The registration named by an input, or bad input naming the field."""
     registration = unit.get(DealRegistration, DealRegistration.create_id(registration_id))
     if registration is None:
         raise BadInput(f"{field}: unknown registration {registration_id!r}")
     return registration
-
-
-def enroll_partner(
-    unit: UnitOfWork,
-    *,
-    partner_id: str,
-    name: str,
-    program: str,
-    tier: str,
-    enrolled_at: datetime,
-) -> None:
-    if unit.get(Partner, Partner.create_id(partner_id)) is not None:
-        log.info("partner already enrolled; ignored", extra={"partner_id": partner_id})
-        return
-    unit.add(
-        Partner(partner_id=partner_id, name=name, program=program, tier=tier,
-                enrolled_at=enrolled_at)
-    )
-
-
-def change_partner_tier(
-    unit: UnitOfWork, *, partner_id: str, tier: str, effective_at: datetime
-) -> None:
-    partner = unit.get(Partner, Partner.create_id(partner_id))
-    if partner is None:
-        raise BadInput(f"data.partner_id: partner {partner_id!r} is not enrolled")
-    partner.change_tier(tier=tier, effective_at=effective_at)
-
-
-def publish_policy(unit: UnitOfWork, policy: PublishedPolicy) -> None:
-    if not policy_book(unit).publish(policy):
-        log.info("policy version already known; ignored",
-                 extra={"policy_id": policy.policy_id, "version": policy.version})
 
 
 def submit_registration(

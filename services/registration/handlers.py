@@ -7,39 +7,14 @@ from collections.abc import Mapping
 from dealreg.processing import Handler, UnitOfWork
 from events.schemas import ParsedEvent
 from events.schemas.inputs import (
-    PartnerEnrolled,
-    PartnerTierChanged,
-    PolicyPublished,
     RegistrationExtensionRequested,
     RegistrationSubmitted,
     RegistrationWithdrawalRequested,
 )
 from events.schemas.outputs import ClaimDenied, ClaimGranted, DisputeOpened, DisputeSettled
-from services.program_policy import PublishedPolicy
+from services.partners import change_partner_tier, enroll_partner
+from services.program_policy import publish_policy
 from services.registration import app
-
-POLICY_HEADER = {"policy_id", "version", "effective_from", "retroactive"}
-
-
-def on_partner_enrolled(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(PartnerEnrolled)
-    app.enroll_partner(unit, partner_id=data.partner_id, name=data.name, program=data.program,
-                       tier=data.tier, enrolled_at=data.enrolled_at)
-
-
-def on_partner_tier_changed(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(PartnerTierChanged)
-    app.change_partner_tier(unit, partner_id=data.partner_id, tier=data.tier,
-                            effective_at=data.effective_at)
-
-
-def on_policy_published(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(PolicyPublished)
-    app.publish_policy(unit, PublishedPolicy(
-        policy_id=data.policy_id, version=data.version, effective_from=data.effective_from,
-        retroactive=data.retroactive,
-        body=data.model_dump(exclude=POLICY_HEADER, exclude_none=True),
-    ))
 
 
 def on_registration_submitted(unit: UnitOfWork, event: ParsedEvent) -> None:
@@ -99,9 +74,9 @@ def on_dispute_settled(unit: UnitOfWork, event: ParsedEvent) -> None:
 
 
 HANDLERS: Mapping[str, Handler] = {
-    "partner.enrolled": on_partner_enrolled,
-    "partner.tier_changed": on_partner_tier_changed,
-    "policy.published": on_policy_published,
+    "partner.enrolled": enroll_partner,
+    "partner.tier_changed": change_partner_tier,
+    "policy.published": publish_policy,
     "registration.submitted": on_registration_submitted,
     "registration.extension_requested": on_extension_requested,
     "registration.withdrawn": on_withdrawal_requested,
