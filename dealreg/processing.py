@@ -99,6 +99,11 @@ class UnitOfWork:
     def aggregates(self) -> Iterable[Aggregate]:
         return self._aggregates.values()
 
+    @property
+    def app(self) -> ServiceApplication:
+        """The application, for queries over its stored events (e.g. the notification log)."""
+        return self._app
+
 
 #: A handler may return what it did (e.g. a new policy); the processor ignores it.
 Handler = Callable[[UnitOfWork, ParsedEvent], object]

@@ -1,23 +1,16 @@
-"""The payouts service: commissions for billing (CONTRACT §6).
-
-Its business rules are not implemented yet: the service consumes its topics
-effectively once and dead-letters bad input.
-"""
+"""The payouts service: commissions for billing, corrected by adjustments (CONTRACT §6)."""
 
 from __future__ import annotations
 
 from dealreg.service import ServiceDefinition
-from dealreg.store import ServiceApplication
-
-
-class PayoutsApplication(ServiceApplication):
-    name = "payouts"
-
+from services.payouts.app import PayoutsApplication
+from services.payouts.emissions import emit
+from services.payouts.handlers import HANDLERS
 
 PAYOUTS = ServiceDefinition(
     name="payouts",
     application=PayoutsApplication,
     input_topics=("partners.v1", "program.v1", "crm.v1", "registrations.v1", "conflicts.v1"),
-    handlers={},
-    emit=lambda domain_event: [],
+    handlers=HANDLERS,
+    emit=emit,
 )

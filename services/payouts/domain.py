@@ -1,0 +1,178 @@
+"""The payouts service's aggregates: what it knows of each account, and each deal's payouts.
+
+``DealPayouts`` records every payout event billing receives for a deal, so the sum already
+emitted per partner is always known and a correction is the difference, never an edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from dealreg.identity import business_id
+from services.payouts.commission import Deal, Protection
+
+
+class AccountFacts(Aggregate):
+    """Registrations' protection, open disputes and won deals on one account."""
+
+    class Opened(Aggregate.Created):
+        account_key: str
+
+    class Protected(Aggregate.Event):
+        registration_id: str
+        partner_id: str
+        protected_from: datetime
+        expires_at: datetime
+
+    class Unprotected(Aggregate.Event):
+        """Withdrawn at ``withdrawn_at``, or rejected (a lost dispute) when it is None."""
+
+        registration_id: str
+        withdrawn_at: datetime | None
+
+    class DisputeChanged(Aggregate.Event):
+        dispute_id: str
+        open: bool
+
+    class DealNoted(Aggregate.Event):
+        deal_id: str
+
+    @staticmethod
+    def create_id(account_key: str) -> UUID:
+        return business_id("payouts-account", account_key)
+
+    @event(Opened)
+    def __init__(self, *, account_key: str) -> None:
+        self.account_key = account_key
+        self.protections: dict[str, Protection] = {}
+        self.open_disputes: set[str] = set()
+        self.deal_ids: list[str] = []
+
+    @event(Protected)
+    def protect(self, *, registration_id: str, partner_id: str, protected_from: datetime,
+                expires_at: datetime) -> None:
+        self.protections[registration_id] = Protection(registration_id, partner_id,
+                                                       protected_from, expires_at)
+
+    @event(Unprotected)
+    def unprotect(self, *, registration_id: str, withdrawn_at: datetime | None) -> None:
+        protection = self.protections[registration_id]
+        self.protections[registration_id] = (
+            replace(protection, withdrawn_at=withdrawn_at) if withdrawn_at
+            else replace(protection, approved=False))
+
+    @event(DisputeChanged)
+    def change_dispute(self, *, dispute_id: str, open: bool) -> None:
+        if open:
+            self.open_disputes.add(dispute_id)
+        else:
+            self.open_disputes.discard(dispute_id)
+
+    @event(DealNoted)
+    def note_deal(self, *, deal_id: str) -> None:
+        self.deal_ids.append(deal_id)
+
+
+class DealPayouts(Aggregate):
+    """One won deal and every payout event emitted for it."""
+
+    class Closed(Aggregate.Created):
+        deal_id: str
+        account_key: str
+        closed_at: datetime
+        value: Decimal
+        currency: str
+        registration_id: str | None
+        co_sell: bool
+        co_sell_partner_id: str | None
+
+    class Refunded(Aggregate.Event):
+        refunded_at: datetime
+
+    class Calculated(Aggregate.Event):
+        payout_id: str
+        deal_id: str
+        partner_id: str
+        registration_id: str | None
+        sequence: int
+        total: Decimal
+        currency: str
+        lines: list[dict[str, Any]]
+        basis: dict[str, Any]
+        closed_at: datetime
+
+    class Adjusted(Aggregate.Event):
+        payout_id: str
+        deal_id: str
+        partner_id: str
+        sequence: int
+        delta: Decimal
+        new_total: Decimal
+        currency: str
+        reason: str
+        lines: list[dict[str, Any]]
+        basis: dict[str, Any]
+        supersedes: list[str]
+        decided_at: datetime
+
+    class Withheld(Aggregate.Event):
+        deal_id: str
+        account_key: str
+        reason: str
+        closed_at: datetime
+
+    @staticmethod
+    def create_id(deal_id: str, **_: object) -> UUID:
+        return business_id("deal-payouts", deal_id)
+
+    @event(Closed)
+    def __init__(self, *, deal_id: str, account_key: str, closed_at: datetime, value: Decimal,
+                 currency: str, registration_id: str | None, co_sell: bool,
+                 co_sell_partner_id: str | None) -> None:
+        self.deal = Deal(deal_id, account_key, closed_at, value, currency, registration_id,
+                         co_sell, co_sell_partner_id)
+        self.refunded_at: datetime | None = None
+        self.emitted: dict[str, list[tuple[str, Decimal]]] = {}  # partner → (id, amount)
+        self.bases: dict[str, dict[str, Any]] = {}
+        self.withheld: str | None = None
+
+    def emitted_total(self, partner_id: str) -> Decimal:
+        return sum((amount for _, amount in self.emitted.get(partner_id, [])), Decimal("0.00"))
+
+    def next_sequence(self, partner_id: str) -> int:
+        return len(self.emitted.get(partner_id, [])) + 1
+
+    def payout_ids(self, partner_id: str) -> list[str]:
+        return [payout_id for payout_id, _ in self.emitted.get(partner_id, [])]
+
+    @event(Refunded)
+    def refund(self, *, refunded_at: datetime) -> None:
+        self.refunded_at = refunded_at
+
+    @event(Calculated)
+    def calculate(self, *, payout_id: str, deal_id: str, partner_id: str,
+                  registration_id: str | None, sequence: int, total: Decimal, currency: str,
+                  lines: list[dict[str, Any]], basis: dict[str, Any],
+                  closed_at: datetime) -> None:
+        self.emitted.setdefault(partner_id, []).append((payout_id, total))
+        self.bases[partner_id] = basis
+        self.withheld = None
+
+    @event(Adjusted)
+    def adjust(self, *, payout_id: str, deal_id: str, partner_id: str, sequence: int,
+               delta: Decimal, new_total: Decimal, currency: str, reason: str,
+               lines: list[dict[str, Any]], basis: dict[str, Any], supersedes: list[str],
+               decided_at: datetime) -> None:
+        self.emitted[partner_id].append((payout_id, delta))
+        self.bases[partner_id] = basis
+
+    @event(Withheld)
+    def withhold(self, *, deal_id: str, account_key: str, reason: str,
+                 closed_at: datetime) -> None:
+        self.withheld = reason
