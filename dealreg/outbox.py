@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
@@ -88,6 +88,10 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await self.publish_pending()
+            except IntegrityError:
+                log.info("another instance published these events first; going on",
+                         extra={"service": self.service})
+                continue
             except Exception:
                 log.exception("outbox relay failed; retrying", extra={"service": self.service})
                 await asyncio.sleep(1.0)

@@ -15,6 +15,10 @@ from events.schemas.outputs import MessageRejected
 
 Encoding = Literal["utf-8", "base64"]
 
+#: A dead letter must fit in a Kafka message (1 MiB by default) with its envelope, even
+#: when the rejected value was too large itself.
+MAX_ORIGINAL_BYTES = 256 * 1024
+
 
 def text_or_base64(raw: bytes | None) -> tuple[str | None, Encoding]:
     """``raw`` as UTF-8 text when it is valid UTF-8, else as base64; with the encoding used."""
@@ -78,6 +82,9 @@ class RejectedMessage(Aggregate):
         timestamp_ms: int,
     ) -> RejectedMessage:
         key_text, _ = text_or_base64(key)
+        if value is not None and len(value) > MAX_ORIGINAL_BYTES:
+            error = f"{error} (original truncated to its first {MAX_ORIGINAL_BYTES} bytes)"
+            value = value[:MAX_ORIGINAL_BYTES]
         original, encoding = text_or_base64(value)
         return cls(
             topic=topic,

@@ -201,7 +201,19 @@ def policy_book(unit: UnitOfWork) -> PolicyBook:
     return book
 
 
-POLICY_HEADER = {"policy_id", "version", "effective_from", "retroactive"}
+def _body(data: PolicyPublished) -> dict[str, Any]:
+    """The parts of the policy body the event sets, as plain values (Decimals, datetimes)."""
+    body: dict[str, Any] = {}
+    for name in ("registration_window_days", "commission_rates", "max_total_days",
+                 "max_extension_days"):
+        if (value := getattr(data, name)) is not None:
+            body[name] = value
+    if data.co_sell_split is not None:
+        body["co_sell_split"] = {k: v for k, v in vars(data.co_sell_split).items()
+                                 if v is not None}
+    if data.tier_bonuses is not None:
+        body["tier_bonuses"] = [dict(vars(bonus)) for bonus in data.tier_bonuses]
+    return body
 
 
 def publish_policy(unit: UnitOfWork, event: ParsedEvent) -> PublishedPolicy | None:
@@ -210,7 +222,7 @@ def publish_policy(unit: UnitOfWork, event: ParsedEvent) -> PublishedPolicy | No
     policy = PublishedPolicy(
         policy_id=data.policy_id, version=data.version, effective_from=data.effective_from,
         retroactive=data.retroactive,
-        body=data.model_dump(exclude=POLICY_HEADER, exclude_none=True),
+        body=_body(data),
     )
     if not policy_book(unit).publish(policy):
         log.info("policy version already known; ignored",

@@ -169,3 +169,13 @@ def test_records_before_a_deferred_one_are_stored_and_an_overdue_one_is_decided(
     orphan = registration(app, "r-orphan")
     assert orphan.status == "rejected"
     assert orphan.rejection == ("unknown_partner", "partner p-never is not enrolled")
+
+
+def test_an_oversized_value_is_dead_lettered_truncated(app: RegistrationApplication) -> None:
+    huge = b'{"padding": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    assert processor(app).process(records(TOPIC, [huge])).applied == 1
+    rejected = rejection(app, TOPIC, 0)
+    assert "over the limit of 1048576" in rejected.error
+    assert "original truncated to its first 262144 bytes" in rejected.error
+    assert rejected.original is not None
+    assert len(rejected.original) == 256 * 1024

@@ -61,3 +61,27 @@ def test_the_policy_book_ignores_a_version_it_already_has() -> None:
     assert book.publish(published("spring", 1, 10, max_total_days=70)) is False
     assert book.in_force(at(11)).max_total_days == 60
     assert book.in_force(at(9)).policy_id == "default"
+
+
+def test_a_published_policy_keeps_its_rates_as_decimals() -> None:
+    from dealreg.processing import UnitOfWork
+    from events.schemas import parse_event
+    from services.payouts.app import PayoutsApplication
+    from services.program_policy import publish_policy
+    from tests.support import events as ev
+
+    app = PayoutsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    unit = UnitOfWork(app)
+    event = parse_event(ev.encode(ev.policy_published(
+        commission_rates={"referral": {"gold": "0.31"}},
+        co_sell_split={"direct_sourced": "0.25"},
+        tier_bonuses=[{"tier": "gold", "qualify_by": "2026-04-01T00:00:00Z",
+                       "closed_from": "2026-04-01T00:00:00Z",
+                       "closed_to": "2026-06-30T00:00:00Z", "rate": "0.02"}])), "program.v1")
+    publish_policy(unit, event)
+    [book] = unit.aggregates()
+    assert isinstance(book, PolicyBook)
+    policy = book.in_force(at(1) + timedelta(days=60))
+    assert policy.commission_rates["referral"]["gold"] == Decimal("0.31")
+    assert policy.co_sell_split["direct_sourced"] == Decimal("0.25")
+    assert policy.tier_bonuses[0].rate == Decimal("0.02")

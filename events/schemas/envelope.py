@@ -114,6 +114,10 @@ def _describe(error: ValidationError, limit: int = 5) -> str:
     return "; ".join(problems)
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def parse_event(value: bytes | None, topic: str) -> ParsedEvent:
     """The event a Kafka value of the contract topic ``topic`` holds, or :class:`BadInput`."""
     if not value:
@@ -125,13 +129,15 @@ def parse_event(value: bytes | None, topic: str) -> ParsedEvent:
     except UnicodeDecodeError as error:
         raise BadInput(f"value: not UTF-8 text (byte {error.start})") from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_no_constants)
     except json.JSONDecodeError as error:
         raise BadInput(
             f"value: malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
     except RecursionError:
         raise BadInput("value: malformed JSON: nested too deeply") from None
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
+        raise BadInput(f"value: malformed JSON: {error}") from None
     if not isinstance(document, dict):
         raise BadInput(f"value: a CloudEvent is a JSON object, not {type(document).__name__}")
     type_ = document.get("type")
