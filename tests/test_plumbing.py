@@ -7,21 +7,18 @@ SIGKILL; bad input to the dead-letter topic without stopping the consumer.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import os
-import signal
-import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from dealreg.settings import Settings, env_name
+from dealreg.settings import Settings
 from services.partners import Partner
 from services.registration.service import REGISTRATION
 from tests.support.contract import assert_valid_event
 from tests.support.events import encode, partner_enrolled, registration_submitted
 from tests.support.kafka import Received, produce, read_topic
+from tests.support.processes import run_until_killed
 from tests.support.running import app_of, eventually, running, stored_event_count
 
 REPO = Path(__file__).resolve().parent.parent
@@ -121,24 +118,6 @@ async def test_bad_input_goes_to_the_dead_letter_topic_and_the_next_is_processed
     assert "data.estimated_value.amount" in data[3]["error"]
 
 
-def _service_env(settings: Settings) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
-    for name, value in {
-        "kafka_bootstrap": settings.kafka_bootstrap,
-        "topic_prefix": settings.topic_prefix,
-        "consumer_group_prefix": settings.consumer_group_prefix,
-        "data_dir": str(settings.data_dir),
-        "database_url": settings.database_url,
-        "db_schema_prefix": settings.db_schema_prefix,
-        "session_timeout_ms": str(settings.session_timeout_ms),
-        "batch_max_records": "4",
-        "outbox_batch_size": "8",
-        "log_format": "text",
-    }.items():
-        env[env_name(name)] = value
-    return env
-
-
 async def _crash_then_recover(settings: Settings, crash_point: str, count: int) -> None:
     async with running(REGISTRATION, settings) as runtime:
         await enroll(settings)
@@ -148,12 +127,7 @@ async def _crash_then_recover(settings: Settings, crash_point: str, count: int) 
         encode(registration_submitted(f"r-{n}", "p-1", domain=f"d{n}.example"))
         for n in range(count)
     ])
-    crashing = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.support.crashing_service", crash_point,
-        cwd=REPO, env=_service_env(settings),
-    )
-    returncode = await asyncio.wait_for(crashing.wait(), timeout=60)
-    assert returncode == -signal.SIGKILL
+    await run_until_killed(settings, crash_point)
 
 
 def _assert_each_received_once(records: list[Received], count: int) -> None:

@@ -1,7 +1,9 @@
 """Runs the registration service in its own process and SIGKILLs it at a chosen point.
 
-    python -m tests.support.crashing_service after-store-commit
-    python -m tests.support.crashing_service mid-outbox-batch
+    python -m tests.support.crashing_service after-store-commit [SERVICE]
+    python -m tests.support.crashing_service mid-outbox-batch [SERVICE]
+
+SERVICE is ``registration`` (the default), ``conflict`` or ``payouts``.
 
 Configuration comes from DEALREG_* variables, as for ``dealreg serve``. The kill is
 SIGKILL, so nothing of the process's shutdown code runs: what survives is what the
@@ -23,7 +25,7 @@ from dealreg import logs
 from dealreg.processing import InboundProcessor, InboundRecord, Processed
 from dealreg.settings import Settings
 from dealreg.stack import run_services
-from services.registration.service import REGISTRATION
+from services import definitions
 
 
 def _die() -> None:
@@ -62,11 +64,12 @@ def kill_mid_outbox_batch(after_messages: int = 3) -> None:
 
 def main() -> None:
     point = sys.argv[1]
+    service = definitions()[sys.argv[2] if len(sys.argv) > 2 else "registration"]
     {"after-store-commit": kill_after_store_commit,
      "mid-outbox-batch": kill_mid_outbox_batch}[point]()
     settings = Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
-    asyncio.run(run_services(settings, [REGISTRATION], start_local_broker=False))
+    asyncio.run(run_services(settings, [service], start_local_broker=False))
 
 
 if __name__ == "__main__":

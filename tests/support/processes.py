@@ -1,0 +1,43 @@
+"""Running a service in a process of its own, to SIGKILL it at a chosen point."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from dealreg.settings import Settings, env_name
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """The environment of ``dealreg serve`` for ``settings``, with small batches."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
+    for name, value in {
+        "kafka_bootstrap": settings.kafka_bootstrap,
+        "topic_prefix": settings.topic_prefix,
+        "consumer_group_prefix": settings.consumer_group_prefix,
+        "data_dir": str(settings.data_dir),
+        "database_url": settings.database_url,
+        "db_schema_prefix": settings.db_schema_prefix,
+        "session_timeout_ms": str(settings.session_timeout_ms),
+        "batch_max_records": "4",
+        "outbox_batch_size": "8",
+        "log_format": "text",
+    }.items():
+        env[env_name(name)] = value
+    return env
+
+
+async def run_until_killed(settings: Settings, crash_point: str,
+                           service: str = "registration") -> None:
+    """Run ``service`` with tests.support.crashing_service and wait for its SIGKILL."""
+    crashing = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.crashing_service", crash_point, service,
+        cwd=REPO, env=service_env(settings),
+    )
+    returncode = await asyncio.wait_for(crashing.wait(), timeout=60)
+    assert returncode == -signal.SIGKILL
