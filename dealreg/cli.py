@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from dealreg import logs
@@ -72,6 +72,24 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("account", metavar="ACCOUNT_KEY|DOMAIN")
     show.add_argument("--as-of", type=_timestamp, metavar="RFC3339",
                       help="the business instant (default: now)")
+
+    payouts = commands.add_parser("payouts", help="billing: payouts and statements")
+    payouts_commands = payouts.add_subparsers(dest="payouts_command", required=True)
+    deal = with_store(payouts_commands.add_parser(
+        "show", help="every payout event of a deal, with its basis and the facts behind it"))
+    deal.add_argument("deal_id")
+    recompute = with_store(payouts_commands.add_parser(
+        "recompute", help="recompute every deal from the stored facts and list differences"))
+    recompute.add_argument("--dry-run", action="store_true", required=True,
+                           help="only compare (the only mode: corrections are automatic)")
+    statement = with_store(payouts_commands.add_parser(
+        "statement", help="a partner's payouts and adjustments between two dates"))
+    statement.add_argument("partner_id")
+    statement.add_argument("--from", dest="start", type=date.fromisoformat, required=True,
+                           metavar="YYYY-MM-DD")
+    statement.add_argument("--to", dest="end", type=date.fromisoformat, required=True,
+                           metavar="YYYY-MM-DD")
+    statement.add_argument("--csv", action="store_true", help="CSV output")
 
     tail = commands.add_parser("tail", help="print a topic's events as JSON lines")
     tail.add_argument("topic", help="contract topic name, e.g. registrations.v1")
@@ -145,9 +163,13 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{len(expired)} registration(s) expired", file=sys.stderr)
             return 0
         case "disputes" | "accounts":
-            from dealreg.salesops_cli import run_salesops
+            from dealreg.reports_cli import run_salesops
 
             return await run_salesops(args, settings)
+        case "payouts":
+            from dealreg.reports_cli import run_payouts
+
+            return await run_payouts(args, settings)
         case "topics":
             return await tools.create_topics(settings)
         case "publish":

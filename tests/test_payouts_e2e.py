@@ -3,10 +3,17 @@ local broker with all three services."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
+import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from dealreg.settings import Settings
@@ -21,6 +28,7 @@ from tests.support.kafka import produce
 from tests.support.running import app_of, eventually, running_all
 from tests.support.watch import TopicWatch, watching
 
+REPO = Path(__file__).resolve().parent.parent
 PAYOUTS_TOPIC = "payouts.v1"
 REGS = "registrations.v1"
 
@@ -197,3 +205,44 @@ async def test_a_deal_without_a_protected_registration_is_withheld_until_one_is_
     assert events[1]["type"] == "dealreg.payout.calculated.v1"
     assert events[1]["data"]["total"]["amount"] == "250.00"
     assert watch.of("dealreg.dlq.v1") == []
+
+
+async def dealreg(settings: Settings, *args: str) -> str:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
+    env |= {"DEALREG_KAFKA_BOOTSTRAP": settings.bootstrap,
+            "DEALREG_TOPIC_PREFIX": settings.topic_prefix,
+            "DEALREG_DATA_DIR": str(settings.data_dir), "DEALREG_LOG_FORMAT": "text"}
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dealreg.cli", *args, cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await command.communicate()
+    assert command.returncode == 0, stderr.decode()
+    return stdout.decode()
+
+
+async def test_billing_tools_show_recompute_and_statement(kafka_settings: Settings) -> None:
+    async with stack(kafka_settings) as billing:
+        watch = billing.watch
+        await send(kafka_settings, "registrations.requests.v1", ev.registration_submitted(
+            "r-1", "p-north", submitted_at="2026-03-01T00:00:00Z"))
+        await watch.one(REGS, "r-1", "registration.approved")
+        await billing.known_to_payouts("r-1")
+        await send(kafka_settings, "crm.v1",
+                   ev.deal_closed("d-1", closed_at="2026-04-01T00:00:00Z", amount="1000.00"),
+                   ev.deal_refunded("d-1", "2026-04-20T00:00:00Z"))
+        await billing_events(billing, 2)
+        shown = json.loads(await dealreg(kafka_settings, "payouts", "show", "d-1", "--json"))
+        differences = json.loads(await dealreg(kafka_settings, "payouts", "recompute",
+                                               "--dry-run", "--json"))
+        csv_text = await dealreg(kafka_settings, "payouts", "statement", "p-north",
+                                 "--from", "2026-04-01", "--to", "2026-04-30", "--csv")
+
+    assert [e["event"] for e in shown["events"]] == ["payout.calculated", "payout.adjusted"]
+    assert shown["owed"] == {"p-north": "0.00"}
+    assert shown["deal"]["refunded_at"] == "2026-04-20T00:00:00Z"
+    assert shown["account_facts"]["registrations"][0]["registration_id"] == "r-1"
+    assert differences == []
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert [(r["date"], r["event"], r["amount"], r["reason"]) for r in rows] == [
+        ("2026-04-01", "payout.calculated", "250.00", ""),
+        ("2026-04-20", "payout.adjusted", "-250.00", "refund")]

@@ -1,9 +1,12 @@
-"""``dealreg disputes …`` and ``dealreg accounts show``: sales-ops views, text or ``--json``."""
+"""Read-only views for sales ops and billing, as text or ``--json``: ``dealreg disputes …``,
+``dealreg accounts show`` and ``dealreg payouts …``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
 import sys
 from datetime import UTC, datetime
@@ -13,9 +16,11 @@ from dealreg.settings import Settings
 
 
 def _json(value: Any) -> str:
-    def default(item: Any) -> str:
+    def default(item: Any) -> Any:
         if isinstance(item, datetime):
             return item.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        if isinstance(item, set | frozenset | tuple):
+            return sorted(item) if isinstance(item, set | frozenset) else list(item)
         return str(item)
 
     return json.dumps(value, default=default, indent=2, ensure_ascii=False)
@@ -23,6 +28,57 @@ def _json(value: Any) -> str:
 
 async def run_salesops(args: argparse.Namespace, settings: Settings) -> int:
     return await asyncio.to_thread(_run, args, settings)
+
+
+async def run_payouts(args: argparse.Namespace, settings: Settings) -> int:
+    return await asyncio.to_thread(_run_payouts, args, settings)
+
+
+def _run_payouts(args: argparse.Namespace, settings: Settings) -> int:
+    from services.payouts import reports
+    from services.payouts.service import PAYOUTS
+
+    app = PAYOUTS.build_application(settings)
+    try:
+        if args.payouts_command == "show":
+            result: Any = reports.show(app, args.deal_id)
+            text = _json(result)
+        elif args.payouts_command == "recompute":
+            result = reports.recompute(app)
+            text = "\n".join(f"{d['deal_id']} {d['partner_id']}: emitted {d['emitted']}, "
+                             f"correct {d['correct']}" for d in result) or (
+                "every (deal, partner) sum equals the correct amount")
+        else:
+            result = reports.statement(app, args.partner_id, args.start, args.end)
+            text = _statement_csv(result) if args.csv else _statement_text(result)
+    except reports.NotFoundError as missing:
+        print(f"dealreg: {missing}", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+    print(_json(result) if args.json else text)
+    return 1 if args.payouts_command == "recompute" and result else 0
+
+
+def _statement_text(result: dict[str, Any]) -> str:
+    lines = [f"statement of {result['partner_id']} from {result['from']} to {result['to']}"]
+    for row in result["rows"]:
+        lines.append(f"  {row['date']}  {row['deal_id']:10} {row['event']:18} "
+                     f"{row['amount']:>14} {row['currency']}  {row['reason']}")
+    for currency, total in sorted(result["totals"].items()):
+        lines.append(f"  total {total} {currency}")
+    return "\n".join(lines)
+
+
+def _statement_csv(result: dict[str, Any]) -> str:
+    out = io.StringIO()
+    columns = ["date", "deal_id", "event", "payout_id", "sequence", "reason", "amount",
+               "currency", "lines"]
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in result["rows"]:
+        writer.writerow({key: row[key] for key in columns})
+    return out.getvalue().rstrip("\n")
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

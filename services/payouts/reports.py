@@ -1,0 +1,111 @@
+"""Billing and sales-ops views of the payouts service's store: a deal's payouts, a dry-run
+recomputation of every deal, and a partner's statement. Read-only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from dealreg.processing import UnitOfWork
+from dealreg.store import ServiceApplication
+from services.payouts.app import account, outcome_of
+from services.payouts.commission import Payout
+from services.payouts.domain import DealPayouts
+
+
+class NotFoundError(LookupError):
+    """The deal is not in the store."""
+
+
+def _events_of(app: ServiceApplication, kinds: tuple[type, ...]) -> Iterator[Any]:
+    topics = [f"{kind.__module__}:{kind.__qualname__}" for kind in kinds]
+    position = 0
+    while True:
+        batch = app.recorder.select_notifications(start=position, limit=1000, topics=topics,
+                                                  inclusive_of_start=False)
+        if not batch:
+            return
+        for notification in batch:
+            yield app.mapper.to_domain_event(notification)
+        position = batch[-1].id
+
+
+def _payout_entry(event: Any) -> dict[str, Any]:
+    entry = {k: v for k, v in vars(event).items()
+             if k not in ("originator_id", "originator_version", "originator_topic",
+                          "timestamp")}
+    entry["event"] = {DealPayouts.Calculated: "payout.calculated",
+                      DealPayouts.Adjusted: "payout.adjusted",
+                      DealPayouts.Withheld: "payout.withheld"}[type(event)]
+    return entry
+
+
+def show(app: ServiceApplication, deal_id: str) -> dict[str, Any]:
+    """Every payout event of the deal, with its basis and the facts behind it."""
+    payouts = app.get_or_none(DealPayouts.create_id(deal_id))
+    if not isinstance(payouts, DealPayouts):
+        raise NotFoundError(f"no won deal {deal_id!r}")
+    deal = payouts.deal
+    facts = account(UnitOfWork(app), deal.account_key)
+    return {
+        "deal": {"deal_id": deal.deal_id, "account_key": deal.account_key,
+                 "closed_at": deal.closed_at, "first_year_value": deal.value,
+                 "currency": deal.currency, "registration_id": deal.registration_id,
+                 "co_sell": deal.co_sell, "co_sell_partner_id": deal.co_sell_partner_id,
+                 "refunded_at": payouts.refunded_at},
+        "events": [_payout_entry(e) for e in app.events.get(payouts.id)
+                   if isinstance(e, DealPayouts.Calculated | DealPayouts.Adjusted
+                                 | DealPayouts.Withheld)],
+        "owed": {partner: payouts.emitted_total(partner) for partner in payouts.emitted},
+        "account_facts": {
+            "registrations": [vars(p) for p in facts.protections.values()],
+            "open_disputes": sorted(facts.open_disputes)},
+    }
+
+
+def recompute(app: ServiceApplication) -> list[dict[str, Any]]:
+    """Recompute every deal from the stored facts; each (deal, partner) whose emitted sum
+    differs from the correct amount (there should be none). Stores nothing."""
+    differences = []
+    for closed in _events_of(app, (DealPayouts.Closed,)):
+        payouts = app.get_or_none(DealPayouts.create_id(closed.deal_id))
+        assert isinstance(payouts, DealPayouts)
+        outcome = outcome_of(UnitOfWork(app), payouts)
+        correct = {outcome.partner_id: outcome.total} if isinstance(outcome, Payout) else {}
+        for partner_id in sorted(set(payouts.emitted) | set(correct)):
+            emitted = payouts.emitted_total(partner_id)
+            expected = correct.get(partner_id, Decimal("0.00"))
+            if emitted != expected:
+                differences.append({"deal_id": closed.deal_id, "partner_id": partner_id,
+                                    "emitted": emitted, "correct": expected})
+    return differences
+
+
+def statement(app: ServiceApplication, partner_id: str, start: date, end: date
+              ) -> dict[str, Any]:
+    """A partner's payout events dated from ``start`` to ``end`` (inclusive): deals closed
+    then, and adjustments decided then, with totals per currency."""
+    rows = []
+    for event in _events_of(app, (DealPayouts.Calculated, DealPayouts.Adjusted)):
+        if event.partner_id != partner_id:
+            continue
+        when: datetime = (event.closed_at if isinstance(event, DealPayouts.Calculated)
+                          else event.decided_at)
+        if not start <= when.date() <= end:
+            continue
+        amount = event.total if isinstance(event, DealPayouts.Calculated) else event.delta
+        rows.append({"date": when.date(), "deal_id": event.deal_id,
+                     "event": _payout_entry(event)["event"], "payout_id": event.payout_id,
+                     "sequence": event.sequence,
+                     "reason": getattr(event, "reason", ""), "amount": amount,
+                     "currency": event.currency,
+                     "lines": "; ".join(f"{line['kind']} {line['amount']}"
+                                        for line in event.lines)})
+    rows.sort(key=lambda row: (row["date"], row["deal_id"], row["sequence"]))
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        totals[row["currency"]] = totals.get(row["currency"], Decimal("0.00")) + row["amount"]
+    return {"partner_id": partner_id, "from": start, "to": end, "rows": rows,
+            "totals": totals}
