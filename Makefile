@@ -25,7 +25,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy dealreg services events projections tests
+	$(BIN)/mypy dealreg services events projections tests examples/billing
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest -q

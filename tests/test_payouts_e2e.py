@@ -246,3 +246,53 @@ async def test_billing_tools_show_recompute_and_statement(kafka_settings: Settin
     assert [(r["date"], r["event"], r["amount"], r["reason"]) for r in rows] == [
         ("2026-04-01", "payout.calculated", "250.00", ""),
         ("2026-04-20", "payout.adjusted", "-250.00", "refund")]
+
+
+async def billing_example(settings: Settings, db: Path, group: str) -> dict[str, Any]:
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "examples/billing/consumer.py", "--bootstrap", settings.bootstrap,
+        "--topic", settings.topic(PAYOUTS_TOPIC), "--group", group, "--db", str(db),
+        "--idle-exit", "3", "--session-timeout-ms", "2000", cwd=REPO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(command.communicate(), timeout=120)
+    assert command.returncode == 0, stderr.decode()
+    result: dict[str, Any] = json.loads(stdout)
+    return result
+
+
+async def test_the_billing_example_ends_with_the_balances_of_the_ledger(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    async with stack(kafka_settings) as billing:
+        watch = billing.watch
+        for n, partner in enumerate(("p-north", "p-south")):
+            await send(kafka_settings, "registrations.requests.v1", ev.registration_submitted(
+                f"r-{n}", partner, domain=f"client{n}.example",
+                submitted_at="2026-03-01T00:00:00Z"))
+            await watch.one(REGS, f"r-{n}", "registration.approved")
+            await billing.known_to_payouts(f"r-{n}", key=f"domain:client{n}.example")
+        await send(kafka_settings, "crm.v1",
+                   ev.deal_closed("d-a", domain="client0.example", amount="1000.00",
+                                  closed_at="2026-03-10T00:00:00Z"),
+                   ev.deal_closed("d-b", domain="client1.example", amount="2000.00",
+                                  closed_at="2026-03-11T00:00:00Z"),
+                   ev.deal_closed("d-c", domain="client0.example", amount="400.00",
+                                  closed_at="2026-03-12T00:00:00Z"),
+                   ev.deal_refunded("d-c", "2026-03-20T00:00:00Z"))
+        events = await billing_events(billing, 4)
+        first = await billing_example(kafka_settings, tmp_path / "billing.sqlite", "billing")
+        replayed = await billing_example(kafka_settings, tmp_path / "billing.sqlite",
+                                         "billing-replay")
+
+    ledger = totals(events)
+    by_partner: dict[str, Decimal] = {}
+    for (_, partner), amount in ledger.items():
+        by_partner[partner] = by_partner.get(partner, Decimal(0)) + amount
+    assert first["applied"] == 4
+    assert first["balances"] == {partner: {"EUR": str(amount)}
+                                 for partner, amount in by_partner.items()}
+    assert first["balances"] == {"p-north": {"EUR": "250.00"}, "p-south": {"EUR": "480.00"}}
+    # every payout read again (another consumer group): applied once, balances unchanged
+    assert replayed["applied"] == 0
+    assert replayed["skipped_as_seen"] == 4
+    assert replayed["balances"] == first["balances"]
