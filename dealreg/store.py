@@ -13,7 +13,7 @@ tracking, a position that is not greater than the stored one is refused with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -71,6 +71,20 @@ class ServiceApplication(Application[UUID]):
     def position(self, tracking_name: str) -> int | None:
         """The stored position for ``tracking_name`` (the next offset to read), if any."""
         return self.recorder.max_tracking_id(tracking_name)
+
+    def stored_events(self, *kinds: type) -> Iterator[Any]:
+        """Every stored event of the given classes, in the order they were recorded (a read
+        of the notification log from the start: for tools and rare facts, not hot paths)."""
+        topics = [f"{kind.__module__}:{kind.__qualname__}" for kind in kinds]
+        position = 0
+        while True:
+            batch = self.recorder.select_notifications(
+                start=position, limit=1000, topics=topics, inclusive_of_start=False)
+            if not batch:
+                return
+            for notification in batch:
+                yield self.mapper.to_domain_event(notification)
+            position = batch[-1].id
 
     def get_or_none(self, aggregate_id: UUID) -> Any:
         try:

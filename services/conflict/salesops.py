@@ -4,7 +4,6 @@ and who held an account at any instant. Read-only; every answer is built from st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -20,10 +19,6 @@ from services.program_policy import Policy, PolicyBook, in_force
 
 class NotFoundError(LookupError):
     """The dispute or account is not in the store."""
-
-
-def _topic(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def _account_events(app: ServiceApplication, key: str) -> list[DomainEventProtocol[Any]]:
@@ -47,8 +42,7 @@ def normalise_account(text: str) -> str:
 def list_disputes(app: ServiceApplication, *, open_only: bool = False) -> list[dict[str, Any]]:
     """Every dispute: id, account, kind, registrations, opened, settled, winner."""
     disputes: dict[str, dict[str, Any]] = {}
-    topics = [_topic(AccountClaims.DisputeOpened), _topic(AccountClaims.DisputeSettled)]
-    for event in _notifications(app, topics):
+    for event in app.stored_events(AccountClaims.DisputeOpened, AccountClaims.DisputeSettled):
         if isinstance(event, AccountClaims.DisputeOpened):
             entry = disputes.setdefault(event.dispute_id, {
                 "dispute_id": event.dispute_id, "account_key": event.account_key,
@@ -63,22 +57,9 @@ def list_disputes(app: ServiceApplication, *, open_only: bool = False) -> list[d
     return [d for d in found if d["status"] == "open"] if open_only else found
 
 
-def _notifications(app: ServiceApplication, topics: list[str]) -> Iterator[Any]:
-    position = 0
-    while True:
-        batch = app.recorder.select_notifications(start=position, limit=1000, topics=topics,
-                                                  inclusive_of_start=False)
-        if not batch:
-            return
-        for notification in batch:
-            yield app.mapper.to_domain_event(notification)
-        position = batch[-1].id
-
-
 def account_keys(app: ServiceApplication) -> list[str]:
     """Every account the conflict service has seen."""
-    return [event.account_key
-            for event in _notifications(app, [_topic(AccountClaims.Opened)])]
+    return [event.account_key for event in app.stored_events(AccountClaims.Opened)]
 
 
 def timeline(app: ServiceApplication, dispute_id: str) -> dict[str, Any]:

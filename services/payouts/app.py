@@ -188,19 +188,8 @@ def deals_closed_since(unit: UnitOfWork, since: datetime) -> list[str]:
     """Every deal closed at or after ``since``: stored ones (read from the notification log)
     and ones new in this batch. For rare facts only (a late tier change, a retroactive
     policy): the log is read from the start."""
-    topic = f"{DealPayouts.Closed.__module__}:{DealPayouts.Closed.__qualname__}"
-    found: dict[str, None] = {}
-    position = 0
-    while True:
-        batch = unit.app.recorder.select_notifications(
-            start=position, limit=1000, topics=[topic], inclusive_of_start=False)
-        if not batch:
-            break
-        for notification in batch:
-            closed = unit.app.mapper.to_domain_event(notification)
-            if isinstance(closed, DealPayouts.Closed) and closed.closed_at >= since:
-                found[closed.deal_id] = None
-        position = batch[-1].id
+    found = {closed.deal_id: None for closed in unit.app.stored_events(DealPayouts.Closed)
+             if closed.closed_at >= since}
     for aggregate in unit.aggregates():
         if isinstance(aggregate, DealPayouts) and aggregate.deal.closed_at >= since:
             found[aggregate.deal.deal_id] = None

@@ -3,7 +3,6 @@ recomputation of every deal, and a partner's statement. Read-only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,19 +16,6 @@ from services.payouts.domain import DealPayouts
 
 class NotFoundError(LookupError):
     """The deal is not in the store."""
-
-
-def _events_of(app: ServiceApplication, kinds: tuple[type, ...]) -> Iterator[Any]:
-    topics = [f"{kind.__module__}:{kind.__qualname__}" for kind in kinds]
-    position = 0
-    while True:
-        batch = app.recorder.select_notifications(start=position, limit=1000, topics=topics,
-                                                  inclusive_of_start=False)
-        if not batch:
-            return
-        for notification in batch:
-            yield app.mapper.to_domain_event(notification)
-        position = batch[-1].id
 
 
 def _payout_entry(event: Any) -> dict[str, Any]:
@@ -69,7 +55,7 @@ def recompute(app: ServiceApplication) -> list[dict[str, Any]]:
     """Recompute every deal from the stored facts; each (deal, partner) whose emitted sum
     differs from the correct amount (there should be none). Stores nothing."""
     differences = []
-    for closed in _events_of(app, (DealPayouts.Closed,)):
+    for closed in app.stored_events(DealPayouts.Closed):
         payouts = app.get_or_none(DealPayouts.create_id(closed.deal_id))
         assert isinstance(payouts, DealPayouts)
         outcome = outcome_of(UnitOfWork(app), payouts)
@@ -88,7 +74,7 @@ def statement(app: ServiceApplication, partner_id: str, start: date, end: date
     """A partner's payout events dated from ``start`` to ``end`` (inclusive): deals closed
     then, and adjustments decided then, with totals per currency."""
     rows = []
-    for event in _events_of(app, (DealPayouts.Calculated, DealPayouts.Adjusted)):
+    for event in app.stored_events(DealPayouts.Calculated, DealPayouts.Adjusted):
         if event.partner_id != partner_id:
             continue
         when: datetime = (event.closed_at if isinstance(event, DealPayouts.Calculated)
