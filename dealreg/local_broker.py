@@ -9,9 +9,12 @@ next (see ``dealreg.positions``).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +25,16 @@ log = logging.getLogger(__name__)
 
 class LocalBrokerError(RuntimeError):
     """The local broker could not be started."""
+
+
+def _die_with_parent() -> None:
+    """In the broker's process: get SIGTERM when dealreg dies, even by SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -75,7 +88,8 @@ class LocalBroker:
             "--silent",
         ]
         self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + self.startup_timeout_s
         while not _port_answers(self.port):

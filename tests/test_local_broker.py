@@ -34,3 +34,26 @@ def test_a_taken_port_is_a_clear_error(local_broker: LocalBroker) -> None:
 
 def test_every_start_is_a_new_cluster() -> None:
     assert LocalBroker().cluster_id != LocalBroker().cluster_id
+
+
+def test_the_broker_does_not_outlive_a_killed_dealreg() -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dealreg.local_broker import free_port
+
+    port = free_port()
+    script = ("import time; from dealreg.local_broker import LocalBroker; "
+              f"LocalBroker(port={port}).start(); print('up', flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    assert parent.stdout.readline().strip() == "up"
+    assert answers(port)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while answers(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not answers(port)

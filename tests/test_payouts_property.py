@@ -164,3 +164,24 @@ def test_billing_sums_equal_the_reference_whatever_the_order(
             billed[(deal["deal_id"], partner_id)] = payouts.emitted_total(partner_id)
     paid = {key: amount for key, amount in billed.items() if amount != 0}
     assert paid == {key: amount for key, amount in expected.items() if amount != 0}
+
+
+def test_an_enrollment_read_after_the_deal_pays_it() -> None:
+    bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS])
+    bus.send("partners.v1", ev.partner_enrolled("p-1", enrolled_at="2026-01-01T00:00:00Z"))
+    bus.send("registrations.requests.v1", ev.registration_submitted(
+        "r-1", "p-1", submitted_at="2026-03-01T00:00:00Z"))
+    payouts_only = InMemoryBus([PAYOUTS])
+    # the payouts service reads the approval and the deal before the partner's enrollment
+    approved = [e for e in bus.published if e[1]["type"] == "dealreg.registration.approved.v1"]
+    for topic, event in approved:
+        payouts_only.send(topic, event)
+    payouts_only.send("crm.v1", ev.deal_closed("d-1", closed_at="2026-03-10T00:00:00Z",
+                                               amount="100.00"))
+    payouts_only.send("partners.v1", ev.partner_enrolled("p-1",
+                                                         enrolled_at="2026-01-01T00:00:00Z"))
+    deal: object = payouts_only.app("payouts").repository.get(DealPayouts.create_id("d-1"))
+    assert isinstance(deal, DealPayouts)
+    history = [type(e).__name__ for e in payouts_only.app("payouts").events.get(deal.id)]
+    assert history == ["Closed", "Withheld", "Calculated"]
+    assert deal.emitted_total("p-1") == Decimal("25.00")

@@ -15,7 +15,7 @@ from services.payouts.service import PAYOUTS
 from services.registration.service import REGISTRATION
 from tests.support import events as ev
 from tests.support.kafka import produce
-from tests.support.processes import run_until_killed
+from tests.support.processes import after_restart, run_until_killed
 from tests.support.running import running_all
 from tests.support.watch import watching
 
@@ -42,10 +42,14 @@ async def approved_registrations_and_won_deals(settings: Settings) -> None:
 
 async def billed(settings: Settings) -> dict[str, dict[str, Decimal]]:
     """payout id → (deal, amount) as billing sees it, once every deal is paid."""
-    async with running_all(settings, PAYOUTS), watching(settings, "payouts.v1") as watch:
+    async with (
+        running_all(settings, PAYOUTS),
+        watching(settings, "payouts.v1", "dealreg.dlq.v1") as watch,
+    ):
         await watch.wait(lambda: len(watch.of("payouts.v1", type_="payout.calculated"))
                          >= DEALS)
         await asyncio.sleep(1.5)  # anything more (a double payout) would arrive now
+    assert watch.of("dealreg.dlq.v1") == []
     # A deal read before its registration's approval is withheld first, then paid: the
     # payouts service reads crm.v1 and registrations.v1 in no particular order.
     assert {e["type"] for e in watch.of("payouts.v1")} <= {
@@ -64,7 +68,7 @@ async def test_payouts_killed_then_restarted_pay_each_deal_exactly_once(
 ) -> None:
     await approved_registrations_and_won_deals(postgres_settings)
     await run_until_killed(postgres_settings, crash_point, "payouts")
-    payouts = await billed(postgres_settings)
+    payouts = await billed(after_restart(postgres_settings))
 
     assert len(payouts) == DEALS  # one payout.calculated per deal: none doubled, none lost
     assert sorted(amount for entry in payouts.values() for amount in entry.values()) == [

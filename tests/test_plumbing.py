@@ -18,7 +18,7 @@ from services.registration.service import REGISTRATION
 from tests.support.contract import assert_valid_event
 from tests.support.events import encode, partner_enrolled, registration_submitted
 from tests.support.kafka import Received, produce, read_topic
-from tests.support.processes import run_until_killed
+from tests.support.processes import after_restart, run_until_killed
 from tests.support.running import app_of, eventually, running, stored_event_count
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,7 +141,7 @@ def _assert_each_received_once(records: list[Received], count: int) -> None:
 
 async def test_sigkill_between_store_commit_and_offset_commit(settings: Settings) -> None:
     await _crash_then_recover(settings, "after-store-commit", count=10)
-    async with running(REGISTRATION, settings) as runtime:
+    async with running(REGISTRATION, after_restart(settings)) as runtime:
         records = await read_topic(settings, "registrations.v1", at_least=10)
         # Every registration stored exactly once: Submitted + Received each, plus the partner.
         assert stored_event_count(app_of(runtime)) == 1 + 2 * 10
@@ -150,7 +150,7 @@ async def test_sigkill_between_store_commit_and_offset_commit(settings: Settings
 
 async def test_outbox_relay_killed_mid_batch_resumes_without_loss(settings: Settings) -> None:
     await _crash_then_recover(settings, "mid-outbox-batch", count=12)
-    async with running(REGISTRATION, settings) as runtime:
+    async with running(REGISTRATION, after_restart(settings)) as runtime:
         records = await read_topic(settings, "registrations.v1", at_least=12)
         assert stored_event_count(app_of(runtime)) == 1 + 2 * 12
     # At least once on the wire, but a re-published event keeps its id.

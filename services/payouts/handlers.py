@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dealreg.processing import Handler, UnitOfWork
 from events.schemas import ParsedEvent
 from events.schemas import outputs as out
-from events.schemas.inputs import DealClosed, DealRefunded, PartnerTierChanged
+from events.schemas.inputs import DealClosed, DealRefunded, PartnerEnrolled, PartnerTierChanged
 from services.partners import change_partner_tier, enroll_partner
 from services.payouts import app
 from services.program_policy import publish_policy
@@ -18,6 +18,14 @@ def on_policy_published(unit: UnitOfWork, event: ParsedEvent) -> None:
     if policy is not None and policy.retroactive:
         app.reconcile_deals(unit, app.deals_closed_since(unit, policy.effective_from),
                             reason="policy_retroactive", decided_at=event.envelope.time)
+
+
+def on_partner_enrolled(unit: UnitOfWork, event: ParsedEvent) -> None:
+    """An enrollment read after deals it concerns (another topic) pays them now."""
+    enroll_partner(unit, event)
+    enrolled_at = event.data_as(PartnerEnrolled).enrolled_at
+    app.reconcile_deals(unit, app.deals_closed_since(unit, enrolled_at), reason="late_fact",
+                        decided_at=event.envelope.time)
 
 
 def on_tier_changed(unit: UnitOfWork, event: ParsedEvent) -> None:
@@ -93,7 +101,7 @@ def on_dispute_settled(unit: UnitOfWork, event: ParsedEvent) -> None:
 
 
 HANDLERS: Mapping[str, Handler] = {
-    "partner.enrolled": enroll_partner,
+    "partner.enrolled": on_partner_enrolled,
     "partner.tier_changed": on_tier_changed,
     "policy.published": on_policy_published,
     "deal.closed": on_deal_closed,

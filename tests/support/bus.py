@@ -6,6 +6,7 @@ For fast, deterministic tests of the rules across services (no broker, in-memory
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import count
@@ -34,6 +35,7 @@ class InMemoryBus:
     services: dict[str, Wired] = field(default_factory=dict)
     offsets: count[int] = field(default_factory=count)
     rejected: list[str] = field(default_factory=list)
+    published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for definition in self.definitions:
@@ -71,7 +73,9 @@ class InMemoryBus:
                     event = make_event(emission.name, id=str(notification.id),
                                        source=f"/dealreg/{wired.definition.name}",
                                        time=emission.time, data=emission.data)
-                    self._deliver(output_spec(emission.name).topic, event.to_bytes())
+                    topic = output_spec(emission.name).topic
+                    self.published.append((topic, json.loads(event.to_bytes())))
+                    self._deliver(topic, event.to_bytes())
                     delivered = True
                 wired.published_up_to = notification.id
         return delivered

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from dealreg.settings import Settings, env_name
@@ -30,6 +31,18 @@ def service_env(settings: Settings) -> dict[str, str]:
     }.items():
         env[env_name(name)] = value
     return env
+
+
+def after_restart(settings: Settings) -> Settings:
+    """The settings to restart a SIGKILLed service with.
+
+    The bundled broker (Tansu) does not evict a SIGKILLed member from its consumer group
+    within the session timeout, as Apache Kafka does: the partitions it held would stay
+    unread. The restarted service therefore joins a new group. That changes nothing for
+    dealreg, which resumes from the positions in its event store, not from the group's
+    committed offsets.
+    """
+    return replace(settings, consumer_group_prefix=f"{settings.consumer_group_prefix}restart-")
 
 
 async def run_until_killed(settings: Settings, crash_point: str,
