@@ -220,6 +220,13 @@ def test_bad_input_names_the_problem(value: bytes, expected: str) -> None:
     assert expected in raised.value.error
 
 
+def test_a_negative_deal_value_is_bad_input() -> None:
+    deal = ev.deal_closed("d-1", amount="-5.00")
+    with pytest.raises(BadInput, match=r"data\.first_year_value: Value error, a deal's|"
+                                       r"data\.first_year_value: a deal's"):
+        parse_event(ev.encode(deal), "crm.v1")
+
+
 def test_well_formed_but_unknown_codes_are_left_to_the_business_rules() -> None:
     document = ev.registration_submitted("r-1", "p-1", country="ZZ", currency="ABC")
     parsed = parse_event(ev.encode(document), "registrations.requests.v1")

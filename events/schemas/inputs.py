@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from events.schemas.values import (
     CountryCode,
@@ -142,6 +142,13 @@ class DealClosed(Frozen):
     co_sell: bool = False
     co_sell_partner_id: Id | None = None
     opportunity_id: Id | None = None
+
+    @field_validator("first_year_value")
+    @classmethod
+    def _not_negative(cls, value: Money) -> Money:
+        if value.amount < 0:
+            raise ValueError("a deal's first-year value cannot be negative")
+        return value
 
 
 class DealRefunded(Frozen):
