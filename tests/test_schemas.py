@@ -220,6 +220,25 @@ def test_bad_input_names_the_problem(value: bytes, expected: str) -> None:
     assert expected in raised.value.error
 
 
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda d: d["data"].update(retroactive="false"), "data.retroactive"),
+    (lambda d: d["data"].update(version="1"), "data.version"),
+    (lambda d: d["data"].update(effective_from=1767225600), "data.effective_from"),
+])
+def test_wrong_types_are_not_coerced(change: Any, field: str) -> None:
+    policy = ev.policy_published()
+    change(policy)
+    with pytest.raises(BadInput, match=field):
+        parse_event(ev.encode(policy), "program.v1")
+
+
+@pytest.mark.parametrize("winner", [{"direct": 1}, {"direct": False},
+                                    {"registration_id": "r-1", "direct": True}, {}])
+def test_a_dispute_winner_is_exactly_one_of_the_two_forms(winner: dict[str, Any]) -> None:
+    with pytest.raises(BadInput, match=r"data\.winner"):
+        parse_event(ev.encode(ev.dispute_resolved("x-1", winner)), "salesops.v1")
+
+
 def test_a_negative_deal_value_is_bad_input() -> None:
     deal = ev.deal_closed("d-1", amount="-5.00")
     with pytest.raises(BadInput, match=r"data\.first_year_value: Value error, a deal's|"

@@ -149,7 +149,7 @@ def parse_event(value: bytes | None, topic: str) -> ParsedEvent:
             raise BadInput(f"type: {type_!r} does not belong on topic {topic!r}")
         raise BadInput(f"type: unknown event type {type_!r}")
     try:
-        envelope = envelope_model(spec).model_validate(document)
+        envelope = envelope_model(spec).model_validate_json(text, strict=True)
     except ValidationError as error:
         raise BadInput(_describe(error)) from None
     return ParsedEvent(envelope, spec)

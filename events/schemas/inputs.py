@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from events.schemas.values import (
     CountryCode,
@@ -164,11 +164,26 @@ class DisputeRaised(Frozen):
 
 
 class RegistrationWinner(Frozen):
+    """Exactly ``{"registration_id": …}``: a winner naming both is ambiguous, so bad input."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     registration_id: Id
 
 
 class DirectWinner(Frozen):
+    """Exactly ``{"direct": true}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     direct: Literal[True]
+
+    @field_validator("direct", mode="before")
+    @classmethod
+    def _true_itself(cls, value: object) -> object:
+        if value is not True:
+            raise ValueError("must be true")
+        return value
 
 
 Winner = RegistrationWinner | DirectWinner
