@@ -29,7 +29,7 @@ TOPICS: dict[str, TopicSpec] = {
                   "registration submissions, extension requests and withdrawals"),
         TopicSpec("crm.v1", "deal_id or opportunity_id", "CRM",
                   "direct opportunities, closed and refunded deals"),
-        TopicSpec("salesops.v1", "dispute_id", "sales-ops tools",
+        TopicSpec("salesops.v1", "dispute_id or registration_id", "sales-ops tools",
                   "disputes raised by partners and resolved by sales ops"),
         TopicSpec("registrations.v1", "account_key", "registration service",
                   "the lifecycle of every registration"),
