@@ -40,6 +40,15 @@ class Billing:
     watch: TopicWatch
     payouts: ServiceApplication
 
+    async def approved(self, settings: Settings, registration_id: str, partner_id: str,
+                       *, domain: str = "acme.example",
+                       submitted_at: str = "2026-03-01T00:00:00Z") -> None:
+        """Submit a registration, wait for its approval, and for payouts to know it."""
+        await send(settings, "registrations.requests.v1", ev.registration_submitted(
+            registration_id, partner_id, domain=domain, submitted_at=submitted_at))
+        await self.watch.one(REGS, registration_id, "registration.approved")
+        await self.known_to_payouts(registration_id, key=f"domain:{domain}")
+
     async def known_to_payouts(self, registration_id: str,
                                key: str = "domain:acme.example") -> None:
         """Wait until the payouts service has read the registration's approval: it reads
@@ -94,11 +103,7 @@ async def test_calculated_then_adjusted_for_a_late_tier_a_retroactive_policy_and
     kafka_settings: Settings,
 ) -> None:
     async with stack(kafka_settings) as billing:
-        watch = billing.watch
-        await send(kafka_settings, "registrations.requests.v1", ev.registration_submitted(
-            "r-1", "p-north", submitted_at="2026-03-01T00:00:00Z"))
-        await watch.one(REGS, "r-1", "registration.approved")
-        await billing.known_to_payouts("r-1")
+        await billing.approved(kafka_settings, "r-1", "p-north")
         await send(kafka_settings, "crm.v1", ev.deal_closed(
             "d-1", closed_at="2026-04-01T00:00:00Z", amount="100000.00",
             registration_id="r-1"))
@@ -159,13 +164,11 @@ async def test_a_dispute_settled_for_the_earlier_partner_moves_the_payout(
 ) -> None:
     async with stack(kafka_settings) as billing:
         watch = billing.watch
-        await send(kafka_settings, "registrations.requests.v1", ev.registration_submitted(
-            "r-holder", "p-north", submitted_at="2026-03-05T00:00:00Z"))
-        await watch.one(REGS, "r-holder", "registration.approved")
+        await billing.approved(kafka_settings, "r-holder", "p-north",
+                               submitted_at="2026-03-05T00:00:00Z")
         await send(kafka_settings, "registrations.requests.v1", ev.registration_submitted(
             "r-earlier", "p-south", submitted_at="2026-03-01T00:00:00Z"))
         review = await watch.one(REGS, "r-earlier", "registration.under_review")
-        await billing.known_to_payouts("r-holder")
         await send(kafka_settings, "crm.v1", ev.deal_closed(
             "d-7", closed_at="2026-04-01T00:00:00Z", amount="50000.00"))
         [paid] = await billing_events(billing, 1)
@@ -222,11 +225,7 @@ async def dealreg(settings: Settings, *args: str) -> str:
 
 async def test_billing_tools_show_recompute_and_statement(kafka_settings: Settings) -> None:
     async with stack(kafka_settings) as billing:
-        watch = billing.watch
-        await send(kafka_settings, "registrations.requests.v1", ev.registration_submitted(
-            "r-1", "p-north", submitted_at="2026-03-01T00:00:00Z"))
-        await watch.one(REGS, "r-1", "registration.approved")
-        await billing.known_to_payouts("r-1")
+        await billing.approved(kafka_settings, "r-1", "p-north")
         await send(kafka_settings, "crm.v1",
                    ev.deal_closed("d-1", closed_at="2026-04-01T00:00:00Z", amount="1000.00"),
                    ev.deal_refunded("d-1", "2026-04-20T00:00:00Z"))
@@ -264,13 +263,9 @@ async def test_the_billing_example_ends_with_the_balances_of_the_ledger(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
     async with stack(kafka_settings) as billing:
-        watch = billing.watch
         for n, partner in enumerate(("p-north", "p-south")):
-            await send(kafka_settings, "registrations.requests.v1", ev.registration_submitted(
-                f"r-{n}", partner, domain=f"client{n}.example",
-                submitted_at="2026-03-01T00:00:00Z"))
-            await watch.one(REGS, f"r-{n}", "registration.approved")
-            await billing.known_to_payouts(f"r-{n}", key=f"domain:client{n}.example")
+            await billing.approved(kafka_settings, f"r-{n}", partner,
+                                   domain=f"client{n}.example")
         await send(kafka_settings, "crm.v1",
                    ev.deal_closed("d-a", domain="client0.example", amount="1000.00",
                                   closed_at="2026-03-10T00:00:00Z"),
