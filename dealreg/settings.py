@@ -43,6 +43,7 @@ class Settings:
     expiry_interval_ms: int = 1_000
     log_level: str = "INFO"
     log_format: str = "json"
+    cipher_key: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +78,9 @@ class Settings:
             )
         if self.log_format not in ("json", "text"):
             raise SettingsError(f"{env_name('log_format')} must be 'json' or 'text'")
+        if self.cipher_key and not _valid_aes_key(self.cipher_key):
+            raise SettingsError(  # never echo the key itself
+                f"{env_name('cipher_key')} must be a base64 AES key of 16, 24 or 32 bytes")
 
     @property
     def bootstrap(self) -> str:
@@ -108,6 +112,16 @@ class Settings:
         host = url.hostname or "localhost"
         port = f":{url.port}" if url.port else ""
         return f"postgresql://{host}{port}{url.path} schemas {self.db_schema_prefix}*"
+
+
+def _valid_aes_key(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.b64decode(text, validate=True)) in (16, 24, 32)
+    except (binascii.Error, ValueError):
+        return False
 
 
 def env_name(field_name: str) -> str:

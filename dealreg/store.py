@@ -95,6 +95,19 @@ class ServiceApplication(Application[UUID]):
 
 def application_env(settings: Settings, service: str) -> dict[str, str]:
     """The eventsourcing environment for ``service``'s application."""
+    return _store_env(settings, service) | _cipher_env(settings)
+
+
+def _cipher_env(settings: Settings) -> dict[str, str]:
+    """Stored event state encrypted with AES-GCM when ``DEALREG_CIPHER_KEY`` is set, so that
+    personal data (contact names and e-mails) never rests in clear text."""
+    if not settings.cipher_key:
+        return {}
+    return {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+            "CIPHER_KEY": settings.cipher_key}
+
+
+def _store_env(settings: Settings, service: str) -> dict[str, str]:
     if not settings.uses_postgres:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return {
