@@ -15,12 +15,13 @@ from typing import Any
 
 from dealreg.service import Clock, wall_clock
 from dealreg.settings import Settings
+from services.conflict.domain import AccountClaims
 from services.conflict.service import CONFLICT
 from services.registration.service import REGISTRATION
 from tests.support import events as ev
 from tests.support.contract import assert_valid_event
 from tests.support.kafka import produce
-from tests.support.running import running_all
+from tests.support.running import eventually, running_all
 from tests.support.watch import TopicWatch, watching
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,10 +33,25 @@ PARTNERS = ("p-north", "p-south", "p-east")
 @asynccontextmanager
 async def stack(settings: Settings, clock: Clock = wall_clock) -> AsyncIterator[TopicWatch]:
     """Registration and conflict services with three gold referral partners enrolled."""
-    async with running_all(settings, REGISTRATION, CONFLICT, clock=clock):
+    async with running_all(settings, REGISTRATION, CONFLICT, clock=clock) as runtimes:
         await send(settings, "partners.v1", *(ev.partner_enrolled(p) for p in PARTNERS))
         async with watching(settings, REGS, CONFLICTS, "dealreg.dlq.v1") as watch:
+            watch.apps = {runtime.definition.name: runtime.app for runtime in runtimes}
             yield watch
+
+
+async def opportunity_read(watch: TopicWatch, opportunity_id: str, domain: str, *,
+                           closed: bool = False) -> None:
+    """Wait until the conflict service has read the opportunity (or its close): it reads
+    crm.v1 and registrations.v1 in no particular order, and the scenario needs this first."""
+    conflict = watch.apps["conflict"]
+
+    def read() -> bool:
+        claims = conflict.get_or_none(AccountClaims.create_id(f"domain:{domain}"))
+        opportunity = claims.opportunities.get(opportunity_id) if claims else None
+        return opportunity is not None and (opportunity.closed_at is not None) == closed
+
+    await eventually(read)
 
 
 async def send(settings: Settings, topic: str, *documents: dict[str, Any]) -> None:
@@ -138,6 +154,7 @@ async def test_a_direct_opportunity_disputes_a_later_claim_and_is_told_of_a_prot
     async with stack(kafka_settings) as watch:
         await send(kafka_settings, "crm.v1", ev.opportunity_opened(
             "o-1", domain="globex.example", opened_at="2026-03-01T00:00:00Z"))
+        await opportunity_read(watch, "o-1", "globex.example")
         review = await submit(kafka_settings, watch, "r-globex", "p-north",
                               "registration.under_review", domain="globex.example",
                               submitted_at="2026-03-02T00:00:00Z")
@@ -156,6 +173,7 @@ async def test_a_direct_opportunity_disputes_a_later_claim_and_is_told_of_a_prot
             review["data"]["dispute_id"], {"direct": True}))
         await watch.one(REGS, "r-globex", "registration.rejected")
         await watch.one(REGS, "r-join", "registration.rejected")
+        await opportunity_read(watch, "o-1", "globex.example", closed=True)
         await submit(kafka_settings, watch, "r-globex-2", "p-south", "registration.approved",
                      domain="globex.example", submitted_at="2026-03-05T00:00:00Z")
 

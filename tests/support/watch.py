@@ -23,6 +23,8 @@ class TopicWatch:
         self.settings = settings
         self.topics = topics
         self.events: dict[str, list[Event]] = {topic: [] for topic in topics}
+        #: The applications of the services under watch, by name, when a test provides them.
+        self.apps: dict[str, Any] = {}
         self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap,
                                           enable_auto_commit=False)
         self._task: asyncio.Task[None] | None = None
