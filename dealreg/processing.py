@@ -92,6 +92,14 @@ class UnitOfWork:
             raise TypeError(f"aggregate {aggregate_id} is a {type(aggregate).__name__}")
         return aggregate
 
+    def get_or_add(self, kind: type[A], aggregate_id: UUID, create: Callable[[], A]) -> A:
+        """The aggregate, or a new one from ``create`` included in this batch."""
+        aggregate = self.get(kind, aggregate_id)
+        if aggregate is None:
+            aggregate = create()
+            self.add(aggregate)
+        return aggregate
+
     def add(self, aggregate: Aggregate) -> None:
         """Include a new aggregate in this batch."""
         self._aggregates[aggregate.id] = aggregate

@@ -194,11 +194,7 @@ class PolicyBook(Aggregate):
 
 def policy_book(unit: UnitOfWork) -> PolicyBook:
     """The service's policy book, opened on first use."""
-    book = unit.get(PolicyBook, PolicyBook.create_id())
-    if book is None:
-        book = PolicyBook()
-        unit.add(book)
-    return book
+    return unit.get_or_add(PolicyBook, PolicyBook.create_id(), PolicyBook)
 
 
 def _body(data: PolicyPublished) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import asyncio
 import csv
 import io
 import json
-import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +24,7 @@ from services.registration.service import REGISTRATION
 from tests.support import events as ev
 from tests.support.contract import assert_valid_event
 from tests.support.kafka import produce
+from tests.support.processes import run_dealreg
 from tests.support.running import app_of, eventually, running_all
 from tests.support.watch import TopicWatch, watching
 
@@ -211,16 +211,8 @@ async def test_a_deal_without_a_protected_registration_is_withheld_until_one_is_
 
 
 async def dealreg(settings: Settings, *args: str) -> str:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
-    env |= {"DEALREG_KAFKA_BOOTSTRAP": settings.bootstrap,
-            "DEALREG_TOPIC_PREFIX": settings.topic_prefix,
-            "DEALREG_DATA_DIR": str(settings.data_dir), "DEALREG_LOG_FORMAT": "text"}
-    command = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "dealreg.cli", *args, cwd=REPO, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    stdout, stderr = await command.communicate()
-    assert command.returncode == 0, stderr.decode()
-    return stdout.decode()
+    stdout, _ = await run_dealreg(settings, *args)
+    return stdout
 
 
 async def test_billing_tools_show_recompute_and_statement(kafka_settings: Settings) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -21,6 +19,7 @@ from services.registration.service import REGISTRATION
 from tests.support import events as ev
 from tests.support.contract import assert_valid_event
 from tests.support.kafka import produce
+from tests.support.processes import run_dealreg
 from tests.support.running import eventually, running_all
 from tests.support.watch import TopicWatch, watching
 
@@ -325,32 +324,17 @@ async def test_expire_due_emits_every_expiry_due_at_the_given_instant(
                      submitted_at="2026-03-01T10:00:00Z")  # expires 2026-04-15T10:00:00Z
         await submit(kafka_settings, watch, "r-2", "p-north", "registration.approved",
                      domain="initech.example", submitted_at="2026-03-20T10:00:00Z")
-        command = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "dealreg.cli", "expire-due", "--now", "2026-05-01T00:00:00Z",
-            cwd=REPO, env=cli_env(kafka_settings), stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
-        stdout, stderr = await command.communicate()
-        assert command.returncode == 0, stderr.decode()
+        stdout, stderr = await run_dealreg(kafka_settings, "expire-due",
+                                           "--now", "2026-05-01T00:00:00Z")
         await watch.wait(lambda: bool(watch.of(REGS, "r-1", "registration.expired")))
         await asyncio.sleep(1.0)  # the service's own outbox may publish it again
 
-    assert stdout.decode().split() == ["r-1"]
-    assert "1 registration(s) expired" in stderr.decode()
+    assert stdout.split() == ["r-1"]
+    assert "1 registration(s) expired" in stderr
     expiries = watch.of(REGS, "r-1", "registration.expired")
     assert {e["id"] for e in expiries} == {expiries[0]["id"]}  # re-published, never doubled
     assert expiries[0]["data"]["expired_at"] == "2026-04-15T10:00:00Z"
     assert watch.of(REGS, "r-2", "registration.expired") == []
-
-
-def cli_env(settings: Settings) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
-    env |= {
-        "DEALREG_KAFKA_BOOTSTRAP": settings.bootstrap,
-        "DEALREG_TOPIC_PREFIX": settings.topic_prefix,
-        "DEALREG_DATA_DIR": str(settings.data_dir),
-        "DEALREG_LOG_FORMAT": "text",
-    }
-    return env
 
 
 async def test_a_submission_read_before_its_partners_enrollment_waits_for_it(
@@ -388,11 +372,7 @@ async def test_after_the_grace_period_an_unknown_partner_is_rejected(
 
 
 async def dealreg_json(settings: Settings, *args: str) -> Any:
-    command = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "dealreg.cli", *args, "--json", cwd=REPO, env=cli_env(settings),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    stdout, stderr = await command.communicate()
-    assert command.returncode == 0, stderr.decode()
+    stdout, _ = await run_dealreg(settings, *args, "--json")
     return json.loads(stdout)
 
 

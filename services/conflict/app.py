@@ -23,11 +23,8 @@ class ConflictApplication(ServiceApplication):
 
 
 def account(unit: UnitOfWork, key: str) -> AccountClaims:
-    claims = unit.get(AccountClaims, AccountClaims.create_id(key))
-    if claims is None:
-        claims = AccountClaims(account_key=key)
-        unit.add(claims)
-    return claims
+    return unit.get_or_add(AccountClaims, AccountClaims.create_id(key),
+                           lambda: AccountClaims(account_key=key))
 
 
 def note_account_of(unit: UnitOfWork, kind: str, key: str, account_key: str) -> None:

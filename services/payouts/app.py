@@ -40,11 +40,8 @@ def payout_id(deal_id: str, partner_id: str, sequence: int) -> str:
 
 
 def account(unit: UnitOfWork, key: str) -> AccountFacts:
-    facts = unit.get(AccountFacts, AccountFacts.create_id(key))
-    if facts is None:
-        facts = AccountFacts(account_key=key)
-        unit.add(facts)
-    return facts
+    return unit.get_or_add(AccountFacts, AccountFacts.create_id(key),
+                           lambda: AccountFacts(account_key=key))
 
 
 def deal_payouts(unit: UnitOfWork, deal_id: str, field: str) -> DealPayouts:

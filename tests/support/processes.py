@@ -54,3 +54,14 @@ async def run_until_killed(settings: Settings, crash_point: str,
     )
     returncode = await asyncio.wait_for(crashing.wait(), timeout=60)
     assert returncode == -signal.SIGKILL
+
+
+async def run_dealreg(settings: Settings, *args: str) -> tuple[str, str]:
+    """``dealreg ARGS`` in a process of its own, with ``settings``; its stdout and stderr.
+    Fails the test when the command does."""
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dealreg.cli", *args, cwd=REPO, env=service_env(settings),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(command.communicate(), timeout=120)
+    assert command.returncode == 0, stderr.decode()
+    return stdout.decode(), stderr.decode()
