@@ -12,6 +12,8 @@ from pathlib import Path
 from dealreg import logs
 from dealreg.settings import SERVICE_NAMES, Settings, SettingsError
 
+PROJECTION_NAMES = ("account_registry", "partner_metrics", "payout_ledger")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -91,6 +93,50 @@ def _parser() -> argparse.ArgumentParser:
                            metavar="YYYY-MM-DD")
     statement.add_argument("--csv", action="store_true", help="CSV output")
 
+    projections = commands.add_parser("projections", help="read models: rebuild, status")
+    projections_commands = projections.add_subparsers(dest="projections_command",
+                                                      required=True)
+    rebuild = with_store(projections_commands.add_parser(
+        "rebuild", help="rebuild read models from the first event, with a progress bar"))
+    rebuild.add_argument("name", nargs="?", choices=PROJECTION_NAMES,
+                         help="one projection (default: all)")
+    rebuild.add_argument("--follow", action="store_true",
+                         help="then keep them up to date until Ctrl-C")
+    with_store(projections_commands.add_parser(
+        "status", help="how far each projection is behind each event store"))
+    with_store(projections_commands.add_parser(
+        "follow", help="keep every projection up to date until Ctrl-C (production)"))
+
+    partners = commands.add_parser("partners", help="sales ops: partner pipeline metrics")
+    partners_commands = partners.add_subparsers(dest="partners_command", required=True)
+    partner = with_store(partners_commands.add_parser(
+        "show", help="a partner's registrations, wins, revenue and payouts"))
+    partner.add_argument("partner_id")
+    ranking = with_store(partners_commands.add_parser("top", help="partners ranked"))
+    ranking.add_argument("--by", choices=("revenue", "win-rate", "time-to-first-deal"),
+                         default="revenue")
+    ranking.add_argument("--limit", type=int, default=10)
+    ranking.add_argument("--currency", default="USD", help="revenue currency (default USD)")
+
+    audit = commands.add_parser("audit", help="auditors: history, verification, export")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    history = with_store(audit_commands.add_parser(
+        "history", help="every stored event about a registration, deal, dispute or partner"))
+    history.add_argument("id")
+    with_store(audit_commands.add_parser(
+        "verify", help="check every hash chain; exit 1 naming the first bad event"))
+    export = with_store(audit_commands.add_parser(
+        "export", help="every stored event with its hash, for external verification"))
+    export.add_argument("--format", choices=("jsonl",), default="jsonl")
+    export.add_argument("--output", metavar="FILE", help="write there (default: stdout)")
+
+    database = commands.add_parser("db", help="operators: PostgreSQL set-up")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    init = with_store(database_commands.add_parser(
+        "init", help="create schemas, tables and an append-only service role (run as the "
+        "database owner; the role's password from DEALREG_SERVICE_DB_PASSWORD)"))
+    init.add_argument("--role", default="dealreg_service", help="the services' login role")
+
     tail = commands.add_parser("tail", help="print a topic's events as JSON lines")
     tail.add_argument("topic", help="contract topic name, e.g. registrations.v1")
     tail.add_argument("--from-beginning", action="store_true",
@@ -142,10 +188,17 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     match args.command:
         case "up":
             from dealreg.stack import run_services
+            from projections.cli import follow_projections
             from services import definitions
 
-            await run_services(settings, list(definitions().values()),
-                               start_local_broker=not settings.kafka_bootstrap)
+            stop = asyncio.Event()
+            projecting = asyncio.create_task(follow_projections(settings, stop))
+            try:
+                await run_services(settings, list(definitions().values()),
+                                   start_local_broker=not settings.kafka_bootstrap, stop=stop)
+            finally:
+                stop.set()
+                await projecting
             return 0
         case "serve":
             from dealreg.stack import run_services
@@ -170,6 +223,22 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             from dealreg.reports_cli import run_payouts
 
             return await run_payouts(args, settings)
+        case "projections":
+            from projections.cli import run_projections
+
+            return await run_projections(args, settings)
+        case "partners":
+            from projections.cli import run_partners
+
+            return await run_partners(args, settings)
+        case "audit":
+            from dealreg.audit_cli import run_audit
+
+            return await run_audit(args, settings)
+        case "db":
+            from dealreg.audit_cli import run_db
+
+            return await run_db(args, settings)
         case "topics":
             return await tools.create_topics(settings)
         case "publish":

@@ -44,6 +44,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     cipher_key: str = ""
+    create_tables: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +131,12 @@ def env_name(field_name: str) -> str:
 
 def _convert(name: str, annotation: Any, raw: str) -> Any:
     kind = str(annotation)
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{env_name(name)} must be true or false, not {raw!r}")
     try:
         if kind == "int":
             return int(raw)

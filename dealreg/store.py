@@ -98,6 +98,13 @@ def application_env(settings: Settings, service: str) -> dict[str, str]:
     return _store_env(settings, service) | _cipher_env(settings)
 
 
+def _recorder_env(settings: Settings, backend: str) -> dict[str, str]:
+    """Hash-chained, append-only recorders (``dealreg.recorders``); tables are created at
+    start unless ``DEALREG_CREATE_TABLES=false`` (a service role set up by ``db init``)."""
+    return {"PROCESS_RECORDER_TOPIC": f"dealreg.recorders:Chained{backend}ProcessRecorder",
+            "CREATE_TABLE": "y" if settings.create_tables else "n"}
+
+
 def _cipher_env(settings: Settings) -> dict[str, str]:
     """Stored event state encrypted with AES-GCM when ``DEALREG_CIPHER_KEY`` is set, so that
     personal data (contact names and e-mails) never rests in clear text."""
@@ -114,11 +121,12 @@ def _store_env(settings: Settings, service: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.data_dir / f"{service}.sqlite"),
             "SQLITE_LOCK_TIMEOUT": "30",
-        }
+        } | _recorder_env(settings, "SQLite")
     params = postgres_params(settings.database_url)
     schema = schema_name(settings, service)
-    ensure_schema(settings.database_url, schema)
-    return {
+    if settings.create_tables:
+        ensure_schema(settings.database_url, schema)
+    return _recorder_env(settings, "Postgres") | {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": params["dbname"],
         "POSTGRES_HOST": params["host"],

@@ -1,0 +1,13 @@
+"""Read models kept from the services' event stores (see ``projections.runner``)."""
+
+from __future__ import annotations
+
+from projections.account_registry import AccountRegistry
+from projections.partner_metrics import PartnerMetrics
+from projections.payout_ledger import PayoutLedger
+from projections.runner import Projection
+
+
+def all_projections() -> dict[str, Projection]:
+    projections: list[Projection] = [AccountRegistry(), PartnerMetrics(), PayoutLedger()]
+    return {projection.name: projection for projection in projections}

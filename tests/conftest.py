@@ -45,7 +45,7 @@ def kafka_settings(local_broker: LocalBroker, tmp_path: Path) -> Settings:
 
 def drop_schemas(url: str, prefix: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        for service in SERVICE_NAMES:
+        for service in (*SERVICE_NAMES, "projections"):
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
                     sql.Identifier(f"{prefix}{service}")

@@ -106,6 +106,17 @@ def test_up_publish_tail_and_clean_stop(
     assert received["reg-1002"]["data"]["account_key"] == "name:US:acme"
     assert approved["reg-1001"]["data"]["window_days"] == 75  # a gold reseller
 
+    ranked: list[dict[str, Any]] = []  # the stack keeps the projections up to date
+    while sum(p["registrations_approved"] for p in ranked) < 3 and time.monotonic() < deadline:
+        top = dealreg(env, "partners", "top", "--json")
+        assert top.returncode == 0, top.stderr
+        ranked = json.loads(top.stdout)
+    assert sorted(p["partner_id"] for p in ranked) == ["partner-contoso", "partner-northwind"]
+    assert sum(p["registrations_approved"] for p in ranked) == 3
+    verified = dealreg(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout
+    assert verified.stdout.count(": ok,") == 3
+
     up.send_signal(signal.SIGINT)
     assert up.wait(timeout=60) == 0
     lines.wait_for("stopping")

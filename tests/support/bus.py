@@ -1,19 +1,21 @@
 """The services wired in memory: every input goes through the real handlers, and every event
 a service emits is delivered to the services that read its topic, until nothing is left.
 
-For fast, deterministic tests of the rules across services (no broker, in-memory stores).
+For fast, deterministic tests of the rules across services (no broker; in-memory stores, or
+the real stores of ``settings`` when given).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
 from dealreg.processing import InboundProcessor, InboundRecord
 from dealreg.service import ServiceDefinition, emit_with_dead_letters
+from dealreg.settings import Settings
 from dealreg.store import ServiceApplication
 from events.schemas import make_event, output_spec
 from tests.support.events import encode
@@ -36,10 +38,14 @@ class InMemoryBus:
     offsets: count[int] = field(default_factory=count)
     rejected: list[str] = field(default_factory=list)
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    settings: Settings | None = None
+    #: called after every input and what it caused (e.g. to run projections incrementally)
+    after_send: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         for definition in self.definitions:
-            app = definition.application(env=IN_MEMORY)
+            app = (definition.application(env=IN_MEMORY) if self.settings is None
+                   else definition.build_application(self.settings))
             processor = InboundProcessor(app, definition.handlers, logical_topic=lambda t: t,
                                          tracking_prefix="bus:")
             self.services[definition.name] = Wired(definition, app, processor)
@@ -49,6 +55,15 @@ class InMemoryBus:
         self._deliver(topic, encode(event))
         while self._publish_new():
             pass
+        if self.after_send is not None:
+            self.after_send()
+
+    def apps(self) -> dict[str, ServiceApplication]:
+        return {name: wired.app for name, wired in self.services.items()}
+
+    def close(self) -> None:
+        for wired in self.services.values():
+            wired.app.close()
 
     def app(self, name: str) -> ServiceApplication:
         return self.services[name].app

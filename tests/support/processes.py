@@ -28,6 +28,8 @@ def service_env(settings: Settings) -> dict[str, str]:
         "batch_max_records": "4",
         "outbox_batch_size": "8",
         "log_format": "text",
+        "cipher_key": settings.cipher_key,
+        "create_tables": "true" if settings.create_tables else "false",
     }.items():
         env[env_name(name)] = value
     return env
@@ -56,12 +58,12 @@ async def run_until_killed(settings: Settings, crash_point: str,
     assert returncode == -signal.SIGKILL
 
 
-async def run_dealreg(settings: Settings, *args: str) -> tuple[str, str]:
+async def run_dealreg(settings: Settings, *args: str, status: int = 0) -> tuple[str, str]:
     """``dealreg ARGS`` in a process of its own, with ``settings``; its stdout and stderr.
-    Fails the test when the command does."""
+    Fails the test when the command's exit status is not ``status``."""
     command = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "dealreg.cli", *args, cwd=REPO, env=service_env(settings),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(command.communicate(), timeout=120)
-    assert command.returncode == 0, stderr.decode()
+    assert command.returncode == status, stderr.decode()
     return stdout.decode(), stderr.decode()

@@ -1,0 +1,89 @@
+"""``dealreg projections …`` and ``dealreg partners …``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from typing import Any
+
+from dealreg.settings import Settings
+from dealreg.stores import service_stores
+from projections import all_projections, partners_view
+from projections.runner import Projector, progress_bar
+from projections.store import ReadStore
+
+
+async def run_projections(args: argparse.Namespace, settings: Settings) -> int:
+    projections = all_projections()
+    chosen = [projections[args.name]] if getattr(args, "name", None) else list(
+        projections.values())
+    with service_stores(settings) as apps:
+        store = await asyncio.to_thread(ReadStore.open, settings)
+        projector = Projector(store, apps)
+        try:
+            if args.projections_command == "status":
+                lags = await asyncio.to_thread(projector.status, chosen)
+                for lag in lags:
+                    print(f"{lag.projection:<16} {lag.source:<13} at {lag.position:>9} of "
+                          f"{lag.head:>9}  behind {lag.behind}")
+                return 0
+            if args.projections_command == "rebuild":
+                for projection in chosen:
+                    applied = await asyncio.to_thread(projector.rebuild, projection,
+                                                      progress_bar())
+                    print(f"{projection.name}: rebuilt from {applied} events", file=sys.stderr)
+            if args.projections_command == "follow" or getattr(args, "follow", False):
+                await follow(projector, chosen)
+            return 0
+        finally:
+            store.close()
+
+
+async def follow(projector: Projector, projections: list[Any]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print("dealreg projections: following the event stores, Ctrl-C stops", file=sys.stderr)
+    await projector.follow(projections, stop)
+
+
+async def follow_projections(settings: Settings, stop: asyncio.Event) -> None:
+    """Every projection kept up to date until ``stop`` (``dealreg up``)."""
+    with service_stores(settings) as apps:
+        store = await asyncio.to_thread(ReadStore.open, settings)
+        try:
+            await Projector(store, apps).follow(list(all_projections().values()), stop)
+        finally:
+            store.close()
+
+
+async def run_partners(args: argparse.Namespace, settings: Settings) -> int:
+    store = await asyncio.to_thread(ReadStore.open, settings)
+    try:
+        if args.partners_command == "show":
+            result: Any = partners_view.show(store, args.partner_id)
+            if result is None:
+                print(f"dealreg: no metrics for partner {args.partner_id!r} (unknown partner, "
+                      "or projections not built: dealreg projections rebuild)", file=sys.stderr)
+                return 1
+            print(json.dumps(result, indent=2, ensure_ascii=False))
+            return 0
+        ranked = partners_view.top(store, args.by, args.limit, args.currency)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(ranked, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{'partner':<20} {'revenue ' + args.currency:>18} {'win rate':>9} "
+          f"{'days to 1st won':>16}")
+    for partner in ranked:
+        revenue = partner["partner_sourced_revenue"].get(args.currency, "-")
+        rate = "-" if partner["win_rate"] is None else f"{partner['win_rate']:.1%}"
+        days = partner["days_to_first_won_deal"]
+        print(f"{partner['partner_id']!s:<20} {revenue:>18} {rate:>9} "
+              f"{'-' if days is None else days:>16}")
+    return 0

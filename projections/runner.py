@@ -1,0 +1,141 @@
+"""Keeping read models up to date from the services' notification logs.
+
+A projection names the services it reads and the event classes it cares about; the runner
+reads each source log in pages after the stored position, loads the documents the page
+touches, lets the projection apply the events in log order, and stores the documents with
+the new position in one transaction. Rebuild = forget the documents, then catch up from the
+first event. Each document field is fed by one source only, so the interleaving of sources
+does not change the result: a rebuild gives exactly what the incremental run gave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
+
+from dealreg.store import ServiceApplication
+from projections.store import Document, ReadStore
+
+log = logging.getLogger(__name__)
+
+PAGE = 2_000
+
+
+class Projection(Protocol):
+    name: str
+    #: service name → the domain event classes read from its log
+    sources: Mapping[str, tuple[type, ...]]
+
+    def keys(self, service: str, event: Any) -> Iterable[str]:
+        """The documents ``event`` changes."""
+
+    def apply(self, docs: dict[str, Document], service: str, event: Any) -> None:
+        """Change ``docs`` (every key of :meth:`keys` is present, ``{}`` when new)."""
+
+
+@dataclass(frozen=True)
+class Lag:
+    projection: str
+    source: str
+    position: int
+    head: int
+
+    @property
+    def behind(self) -> int:
+        return max(self.head - self.position, 0)
+
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Projector:
+    store: ReadStore
+    apps: Mapping[str, ServiceApplication]
+
+    def status(self, projections: Sequence[Projection]) -> list[Lag]:
+        lags = []
+        for projection in projections:
+            positions = self.store.positions(projection.name)
+            for source in projection.sources:
+                head = self.apps[source].recorder.max_notification_id() or 0
+                lags.append(Lag(projection.name, source, positions.get(source, 0), head))
+        return lags
+
+    def catch_up(self, projection: Projection, progress: Progress | None = None) -> int:
+        """Apply every event recorded so far; the number of events applied."""
+        lags = [lag for lag in self.status([projection]) if lag.behind]
+        total, done, applied = sum(lag.behind for lag in lags), 0, 0
+        for lag in lags:
+            app = self.apps[lag.source]
+            topics = [f"{kind.__module__}:{kind.__qualname__}"
+                      for kind in projection.sources[lag.source]]
+            position = lag.position
+            while position < lag.head:
+                page = app.recorder.select_notifications(
+                    start=position, stop=lag.head, limit=PAGE, topics=topics,
+                    inclusive_of_start=False)
+                reached = page[-1].id if len(page) == PAGE else lag.head
+                events = [app.mapper.to_domain_event(notification) for notification in page]
+                self._apply(projection, lag.source, events, reached)
+                done, position, applied = done + reached - position, reached, applied + len(page)
+                if progress is not None:
+                    progress(projection.name, done, total)
+        return applied
+
+    def _apply(self, projection: Projection, source: str, events: list[Any],
+               position: int) -> None:
+        touched = [list(projection.keys(source, event)) for event in events]
+        docs = self.store.load(projection.name, (key for keys in touched for key in keys))
+        for event, keys in zip(events, touched, strict=True):
+            for key in keys:
+                docs.setdefault(key, {})
+            projection.apply(docs, source, event)
+        self.store.save(projection.name, docs, source, position)
+
+    def rebuild(self, projection: Projection, progress: Progress | None = None) -> int:
+        self.store.reset(projection.name)
+        return self.catch_up(projection, progress)
+
+    async def follow(self, projections: Sequence[Projection], stop: asyncio.Event,
+                     interval_s: float = 0.5) -> None:
+        """Catch up every ``interval_s`` until ``stop`` is set."""
+        while not stop.is_set():
+            for projection in projections:
+                try:
+                    applied = await asyncio.to_thread(self.catch_up, projection)
+                except Exception:  # a store unreachable for a while: retry, never stop
+                    log.exception("projection update failed, retrying",
+                                  extra={"projection": projection.name})
+                    continue
+                if applied:
+                    log.debug("projection updated",
+                              extra={"projection": projection.name, "events": applied})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+
+
+def progress_bar(stream: TextIO = sys.stderr, width: int = 30) -> Progress:
+    """A one-line progress bar redrawn in place (at most ten times a second)."""
+    last = [0.0]
+
+    def show(name: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] < 0.1:
+            return
+        last[0] = now
+        filled = width * done // total if total else width
+        percent = 100 * done // total if total else 100
+        stream.write(f"\r{name:<16} [{'#' * filled}{'.' * (width - filled)}] {percent:3d}% "
+                     f"{done}/{total} positions")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show

@@ -1,0 +1,154 @@
+"""Read models: a rebuild from the first event equals the incremental run, on a generated
+history of thousands of events from the real handlers; the partner views read them."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from dealreg.settings import Settings
+from projections import all_projections, partners_view
+from projections.runner import Projector
+from projections.store import ReadStore
+from services.conflict.service import CONFLICT
+from services.payouts.service import PAYOUTS
+from services.registration.service import REGISTRATION
+from tests.support import events as ev
+from tests.support.bus import InMemoryBus
+from tests.support.history import close_deals, generated_history
+from tests.support.processes import run_dealreg
+
+REGISTRATIONS = 600
+
+
+def read_models(store: ReadStore) -> dict[str, dict[str, object]]:
+    return {name: dict(store.documents(name)) for name in all_projections()}
+
+
+def test_a_rebuild_equals_the_incremental_run_over_thousands_of_events(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "stores")
+    incremental = ReadStore.open(settings)
+    bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS], settings=settings)
+    projector = Projector(incremental, bus.apps())
+    sends = [0]
+
+    def every_few_inputs() -> None:  # projections follow the stores while they are written
+        sends[0] += 1
+        if sends[0] % 37 == 0:
+            for projection in all_projections().values():
+                projector.catch_up(projection)
+
+    bus.after_send = every_few_inputs
+    generated_history(bus, registrations=REGISTRATIONS)
+    close_deals(bus, registrations=REGISTRATIONS)
+    bus.send("partners.v1", ev.partner_tier_changed("p-1", "gold", "2026-06-01T00:00:00Z"))
+    for projection in all_projections().values():
+        projector.catch_up(projection)
+    recorded = sum(app.recorder.max_notification_id() or 0 for app in bus.apps().values())
+    assert recorded > 5_000
+    assert bus.rejected == []
+
+    rebuilt = ReadStore.open(Settings(data_dir=tmp_path / "rebuilt"))
+    rebuilder = Projector(rebuilt, bus.apps())
+    progress: list[tuple[str, int, int]] = []
+    for projection in all_projections().values():
+        rebuilder.rebuild(projection, lambda *step: progress.append(step))
+
+    assert read_models(rebuilt) == read_models(incremental)
+    last = {name: (done, total) for name, done, total in progress}
+    assert set(last) == set(all_projections())
+    assert all(done == total > 0 for done, total in last.values())
+    assert all(lag.behind == 0 for lag in rebuilder.status(list(all_projections().values())))
+    _assert_meaningful(rebuilt)
+    bus.close()
+
+
+def _assert_meaningful(store: ReadStore) -> None:
+    """The read models say what the history did (not just the same nothing twice)."""
+    registry = dict(store.documents("account_registry"))
+    statuses = {claim["status"] for doc in registry.values() for claim in doc["claims"].values()}
+    assert {"approved", "rejected"} <= statuses
+    assert sum(len(doc["claims"]) for doc in registry.values()) == REGISTRATIONS
+
+    ledger = dict(store.documents("payout_ledger"))
+    kinds = {entry["kind"] for doc in ledger.values() for entry in doc["entries"]}
+    assert kinds == {"payout", "adjustment"}
+    for doc in ledger.values():  # each total is the sum of its entries
+        assert Decimal(doc["total"]) == sum(Decimal(e["amount"]) for e in doc["entries"])
+
+    partners = [partners_view.summary(doc) for key, doc in store.documents("partner_metrics")
+                if key.startswith("partner:")]
+    assert len(partners) == 4
+    assert sum(p["registrations_submitted"] for p in partners) == REGISTRATIONS
+    paid = {p["partner_id"]: p for p in partners if p["deals_won"]}
+    assert paid, "some partner won deals"
+    for partner_id, partner in paid.items():
+        deals = [doc for doc in ledger.values() if doc["partner_id"] == partner_id]
+        assert Decimal(partner["payouts"]["USD"]) == sum(Decimal(d["total"]) for d in deals)
+        assert partner["deals_won"] == sum(1 for d in deals if Decimal(d["total"]) > 0)
+        assert partner["days_to_first_won_deal"] is not None
+    assert next(p for p in partners if p["partner_id"] == "p-1")["tier"] == "gold"
+
+
+def test_partners_top_ranks_by_each_measure(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "stores")
+    bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS], settings=settings)
+    for partner_id, enrolled in (("p-fast", "2026-01-01"), ("p-slow", "2025-06-01"),
+                                 ("p-none", "2026-01-01")):
+        bus.send("partners.v1", ev.partner_enrolled(partner_id, tier="gold",
+                                                    enrolled_at=f"{enrolled}T00:00:00Z"))
+    for n, (partner_id, amount) in enumerate((("p-fast", "1000.00"), ("p-slow", "9000.00"),
+                                              ("p-slow", "500.00"))):
+        domain = f"acct{n}.example"
+        bus.send("registrations.requests.v1", ev.registration_submitted(
+            f"r-{n}", partner_id, domain=domain, submitted_at="2026-02-01T00:00:00Z",
+            expected_close_date="2026-09-01"))
+        bus.send("crm.v1", ev.deal_closed(f"d-{n}", closed_at="2026-03-01T00:00:00Z",
+                                          amount=amount, currency="USD", domain=domain))
+    bus.send("registrations.requests.v1", ev.registration_submitted(
+        "r-9", "p-none", domain="acct9.example", submitted_at="2026-02-01T00:00:00Z",
+        expected_close_date="2026-09-01"))
+    store = ReadStore.open(settings)
+    projector = Projector(store, bus.apps())
+    for projection in all_projections().values():
+        projector.catch_up(projection)
+
+    def ranking(by: str) -> list[str]:
+        return [p["partner_id"] for p in partners_view.top(store, by, 10, "USD")]
+
+    assert ranking("revenue") == ["p-slow", "p-fast", "p-none"]
+    assert ranking("time-to-first-deal") == ["p-fast", "p-slow", "p-none"]
+    assert ranking("win-rate") == ["p-fast", "p-slow", "p-none"]  # 1/1, 2/2 tie by id, 0/1
+    shown = partners_view.show(store, "p-slow")
+    assert shown is not None
+    assert shown["partner_sourced_revenue"] == {"USD": "9500.00"}
+    assert shown["days_to_first_won_deal"] == 273.0
+    assert sorted(deal["deal_id"] for deal in shown["deals"]) == ["d-1", "d-2"]
+    assert partners_view.show(store, "p-unknown") is None
+    bus.close()
+
+
+async def test_rebuild_status_and_show_from_the_command_line(settings: Settings) -> None:
+    bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS], settings=settings)
+    generated_history(bus, registrations=40)
+    close_deals(bus, registrations=40)
+    bus.close()
+
+    stdout, _ = await run_dealreg(settings, "projections", "status")
+    assert len(stdout.splitlines()) == 4  # registry 1 source, metrics 2, ledger 1
+    assert not any(line.endswith("behind 0") for line in stdout.splitlines())
+    _, stderr = await run_dealreg(settings, "projections", "rebuild")
+    assert stderr.count("100%") == 3
+    assert "partner_metrics: rebuilt from" in stderr
+    stdout, _ = await run_dealreg(settings, "projections", "status")
+    assert all(line.endswith("behind 0") for line in stdout.splitlines())
+
+    shown = [json.loads((await run_dealreg(settings, "partners", "show", partner_id))[0])
+             for partner_id in ("p-0", "p-1", "p-2", "p-3")]
+    assert [partner["partner_id"] for partner in shown] == ["p-0", "p-1", "p-2", "p-3"]
+    assert sum(partner["registrations_submitted"] for partner in shown) == 40
+    stdout, _ = await run_dealreg(settings, "partners", "top", "--by", "win-rate")
+    assert stdout.splitlines()[0].split() == ["partner", "revenue", "USD", "win", "rate",
+                                              "days", "to", "1st", "won"]
+    assert len(stdout.splitlines()) == 5
