@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -13,8 +12,6 @@ from dealreg import audit
 from dealreg.settings import Settings
 from dealreg.store import ServiceApplication
 from dealreg.stores import service_stores
-
-SERVICE_PASSWORD_VARIABLE = "DEALREG_SERVICE_DB_PASSWORD"  # noqa: S105 (a variable's name)
 
 
 async def run_audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,8 +64,8 @@ def _verify(apps: dict[str, ServiceApplication]) -> int:
 async def run_db(args: argparse.Namespace, settings: Settings) -> int:
     from dealreg.database import init
 
-    password = os.environ.get(SERVICE_PASSWORD_VARIABLE) or None
-    steps = await asyncio.to_thread(init, settings, args.role, password)
+    steps = await asyncio.to_thread(init, settings, args.role,
+                                    settings.service_db_password or None)
     for step in steps:
         print(step)
     return 0

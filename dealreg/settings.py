@@ -45,6 +45,7 @@ class Settings:
     log_format: str = "json"
     cipher_key: str = ""
     create_tables: bool = True
+    service_db_password: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

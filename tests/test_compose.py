@@ -44,6 +44,22 @@ def test_each_service_is_its_own_container_on_kafka_and_postgres() -> None:
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
+def test_the_services_log_in_as_the_append_only_role_db_init_creates() -> None:
+    services = compose()["services"]
+    init = services["db-init"]
+    assert init["command"] == ["db", "init", "--role", "dealreg_service"]
+    assert init["restart"] == "no"
+    assert init["environment"]["DEALREG_DATABASE_URL"].startswith("postgresql://dealreg:")
+    assert "DEALREG_SERVICE_DB_PASSWORD" in init["environment"]
+    for name in (*SERVICE_NAMES, "projections"):
+        service = services[name]
+        assert service["environment"]["DEALREG_DATABASE_URL"].startswith(
+            "postgresql://dealreg_service:")
+        assert service["environment"]["DEALREG_CREATE_TABLES"] == "false"
+        assert service["depends_on"]["db-init"]["condition"] == "service_completed_successfully"
+    assert services["projections"]["command"] == ["projections", "follow"]
+
+
 def test_topics_are_created_once_before_the_services_start() -> None:
     topics = compose()["services"]["topics"]
     assert topics["command"] == ["topics", "create"]

@@ -152,3 +152,9 @@ async def test_rebuild_status_and_show_from_the_command_line(settings: Settings)
     assert stdout.splitlines()[0].split() == ["partner", "revenue", "USD", "win", "rate",
                                               "days", "to", "1st", "won"]
     assert len(stdout.splitlines()) == 5
+
+
+def test_the_command_line_offers_every_projection() -> None:
+    from dealreg.cli import PROJECTION_NAMES
+
+    assert set(PROJECTION_NAMES) == set(all_projections())
