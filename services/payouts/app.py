@@ -24,6 +24,7 @@ from services.partners import partner_at
 from services.payouts.commission import Payout, Withheld, compute
 from services.payouts.domain import AccountFacts, DealPayouts
 from services.program_policy import policy_book
+from services.repeats import check_repeat
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,13 @@ def close_deal(unit: UnitOfWork, *, deal_id: str, company_name: str, country: st
                domain: str | None, closed_at: datetime, value: Decimal, currency: str,
                registration_id: str | None, co_sell: bool,
                co_sell_partner_id: str | None) -> None:
-    if unit.get(DealPayouts, DealPayouts.create_id(deal_id)) is not None:
-        return  # a deal closes once; a repeated deal.closed is ignored
+    existing = unit.get(DealPayouts, DealPayouts.create_id(deal_id))
+    if existing is not None:  # a deal closes once; the same deal.closed again is ignored
+        check_repeat("deal", deal_id, existing.deal, {
+            "closed_at": closed_at, "value": value, "currency": currency,
+            "registration_id": registration_id, "co_sell": co_sell,
+            "co_sell_partner_id": co_sell_partner_id})
+        return
     if co_sell_partner_id and partner_at(unit, co_sell_partner_id, closed_at) is None:
         unit.defer_unless_overdue(f"co-sell partner {co_sell_partner_id} is not enrolled (yet)")
     try:

@@ -20,6 +20,7 @@ from services.registration.rules import (
     enrollment_check,
     extension_denial,
 )
+from services.repeats import check_repeat
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,14 @@ def submit_registration(
     expected_close_date: date,
 ) -> None:
     """Record a submission and decide rule 1: received for the conflict service, or rejected."""
-    if unit.get(DealRegistration, DealRegistration.create_id(registration_id)) is not None:
+    existing = unit.get(DealRegistration, DealRegistration.create_id(registration_id))
+    if existing is not None:
+        check_repeat("registration", registration_id, existing, {
+            "partner_id": partner_id, "submitted_at": submitted_at,
+            "company_name": company_name, "domain": domain, "country": country,
+            "segment": segment, "contact_name": contact_name, "contact_email": contact_email,
+            "estimated_value": estimated_value, "currency": currency,
+            "expected_close_date": expected_close_date})
         log.info("registration already submitted; ignored",
                  extra={"registration_id": registration_id})
         return
