@@ -211,6 +211,8 @@ class DealRegistration(Aggregate):
                   protected_from: datetime, expires_at: datetime, window_days: int,
                   policy_id: str, policy_version: int, via: str, decided_at: datetime) -> None:
         self.status = "approved"
+        self.rejection = None  # a dispute won after an earlier one was lost
+        self.conflicting_registration_id = None
         self.protected_from = protected_from
         self.expires_at = expires_at
         self.expired_at = None
