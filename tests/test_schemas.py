@@ -246,6 +246,21 @@ def test_a_negative_deal_value_is_bad_input() -> None:
         parse_event(ev.encode(deal), "crm.v1")
 
 
+def test_a_deal_in_an_unknown_currency_is_bad_input() -> None:
+    deal = ev.deal_closed("d-1", currency="XXQ")
+    with pytest.raises(BadInput, match="data.first_year_value: .*unknown ISO 4217 currency "
+                                       "code 'XXQ'"):
+        parse_event(ev.encode(deal), "crm.v1")
+
+
+@pytest.mark.parametrize("instant", ["1700000000", "2026-02-30T00:00:00Z", "2026-03-01",
+                                     "2026-03-01T00:00:00"])
+def test_a_timestamp_is_rfc3339_text_with_an_offset(instant: str) -> None:
+    deal = ev.deal_closed("d-1", closed_at=instant)
+    with pytest.raises(BadInput, match="data.closed_at"):
+        parse_event(ev.encode(deal), "crm.v1")
+
+
 def test_well_formed_but_unknown_codes_are_left_to_the_business_rules() -> None:
     document = ev.registration_submitted("r-1", "p-1", country="ZZ", currency="ABC")
     parsed = parse_event(ev.encode(document), "registrations.requests.v1")

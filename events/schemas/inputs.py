@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from events.schemas.iso_codes import is_known_currency
 from events.schemas.values import (
     CountryCode,
     Days,
@@ -148,6 +149,8 @@ class DealClosed(Frozen):
     def _not_negative(cls, value: Money) -> Money:
         if value.amount < 0:
             raise ValueError("a deal's first-year value cannot be negative")
+        if not is_known_currency(value.currency):  # a registration's is rule 1's to reject
+            raise ValueError(f"unknown ISO 4217 currency code {value.currency!r}")
         return value
 
 

@@ -100,8 +100,26 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|z|[+-][0-9]{2}:[0-9]{2})$")
+
+
+def _rfc3339(value: Any) -> Any:
+    """Only RFC 3339 text: no epoch numbers (pydantic would read ``"1700000000"`` as one)."""
+    if not isinstance(value, str):
+        return value
+    if not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. "
+                         "2026-03-01T10:00:00Z")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"is not a valid date and time: {value!r}") from None
+
+
 UtcDatetime = Annotated[
     AwareDatetime,
+    BeforeValidator(_rfc3339),
     AfterValidator(_to_utc),
     PlainSerializer(format_utc, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time",
