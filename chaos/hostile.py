@@ -40,8 +40,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
 KINDS = ("broken_json", "wrong_type", "missing_and_extra_fields", "huge_string",
          "long_name", "negative_amount", "enormous_amount", "unknown_currency", "invalid_date",
          "unknown_type", "not_utf8", "not_cloudevents")
-WRONG = {str: [42, ["a"], {"a": 1}, True], dict: ["text", 7, [1]], int: ["5", [5]],
-         bool: ["true", 1]}
+WRONG: dict[type, list[Any]] = {str: [42, ["a"], {"a": 1}, True], dict: ["text", 7, [1]],
+                                int: ["5", [5]], bool: ["true", 1]}
 
 
 @st.composite

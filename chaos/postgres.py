@@ -3,6 +3,7 @@ the machine's binaries, so that it can be stopped and restarted under the servic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -60,8 +61,6 @@ class OwnPostgres:
         self._run("pg_ctl", "stop", "-D", str(self.root / "data"), "-m", "immediate", "-w")
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import InterfaceError, OperationalError
 from faststream.kafka import KafkaBroker
 
 from dealreg.consumer import EffectivelyOnceConsumer
@@ -22,6 +24,8 @@ from dealreg.store import ServiceApplication, application_env
 from dealreg.topics import ensure_topics
 
 log = logging.getLogger(__name__)
+#: how long a starting service waits for its event store
+STORE_WAIT_S = 120.0
 
 
 Clock = Callable[[], datetime]
@@ -109,11 +113,26 @@ class ServiceRuntime:
     _relay_task: asyncio.Task[None] | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
+    async def _open_store(self) -> ServiceApplication:
+        """The event store, waiting for a database that is (re)starting: a service started
+        while PostgreSQL recovers waits for it instead of exiting."""
+        deadline = asyncio.get_running_loop().time() + STORE_WAIT_S
+        while True:
+            try:
+                return await asyncio.to_thread(self.definition.build_application, self.settings)
+            except (psycopg.OperationalError, psycopg.InterfaceError, OperationalError,
+                    InterfaceError) as error:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                log.warning("event store unavailable; retrying",
+                            extra={"service": self.definition.name, "error": str(error)})
+                await asyncio.sleep(1.0)
+
     async def start(self) -> None:
         name = self.definition.name
         settings = self.settings
         cluster_id = await ensure_topics(settings)
-        self.app = await asyncio.to_thread(self.definition.build_application, settings)
+        self.app = await self._open_store()
         processor = InboundProcessor(
             self.app,
             self.definition.handlers,
