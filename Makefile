@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest clean bench chaos
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "dealreg needs Python 3.11+")'
@@ -25,12 +25,28 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy dealreg services events projections tests examples/billing examples/audit
+	$(BIN)/mypy dealreg services events projections tests examples/billing examples/audit bench chaos
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
 
+# Benchmark (issue #7), not part of `make test`: local broker + PostgreSQL
+# (DEALREG_BENCH_DATABASE_URL); prints the table and writes bench/results.json.
+BENCH_ARGS ?= --scale
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $@ $(VENV)/.installed
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .dealreg .mypy_cache .ruff_cache .pytest_cache
+
+# The long chaos run (the short one is part of `make test`): 10,000 registrations and 3,000
+# deals, faults for 5 minutes; CHAOS_ARGS="--registrations N --fault-seconds S …" to change.
+chaos: $(VENV)/.installed-dev
+	$(BIN)/python -m chaos $(CHAOS_ARGS)

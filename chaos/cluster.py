@@ -13,27 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.postgres import OwnPostgres
-from dealreg.settings import SERVICE_NAMES, Settings, env_name
+from dealreg.settings import SERVICE_NAMES, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def service_env(settings: Settings) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
-    for name, value in {
-        "kafka_bootstrap": settings.kafka_bootstrap,
-        "topic_prefix": settings.topic_prefix,
-        "consumer_group_prefix": settings.consumer_group_prefix,
-        "database_url": settings.database_url,
-        "db_schema_prefix": settings.db_schema_prefix,
-        "session_timeout_ms": str(settings.session_timeout_ms),
-        "batch_max_records": str(settings.batch_max_records),
-        "outbox_poll_ms": str(settings.outbox_poll_ms),
-        "log_format": "json",
-        "log_level": "WARNING",
-    }.items():
-        env[env_name(name)] = value
-    return env
+    return env | settings.with_overrides(log_format="json", log_level="WARNING").environ()
 
 
 @dataclass

@@ -84,6 +84,10 @@ class Settings:
             raise SettingsError(  # never echo the key itself
                 f"{env_name('cipher_key')} must be a base64 AES key of 16, 24 or 32 bytes")
 
+    def environ(self) -> dict[str, str]:
+        """These settings as ``DEALREG_*`` variables (for a ``dealreg`` child process)."""
+        return {env_name(spec.name): _text(getattr(self, spec.name)) for spec in fields(self)}
+
     @property
     def bootstrap(self) -> str:
         """Where to reach Kafka when no local broker is started for us."""
@@ -124,6 +128,12 @@ def _valid_aes_key(text: str) -> bool:
         return len(base64.b64decode(text, validate=True)) in (16, 24, 32)
     except (binascii.Error, ValueError):
         return False
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def env_name(field_name: str) -> str:

@@ -248,7 +248,7 @@ def test_a_negative_deal_value_is_bad_input() -> None:
 
 def test_a_deal_in_an_unknown_currency_is_bad_input() -> None:
     deal = ev.deal_closed("d-1", currency="XXQ")
-    with pytest.raises(BadInput, match="data.first_year_value: .*unknown ISO 4217 currency "
+    with pytest.raises(BadInput, match=r"data\.first_year_value: .*unknown ISO 4217 currency "
                                        "code 'XXQ'"):
         parse_event(ev.encode(deal), "crm.v1")
 
@@ -257,7 +257,7 @@ def test_a_deal_in_an_unknown_currency_is_bad_input() -> None:
                                      "2026-03-01T00:00:00"])
 def test_a_timestamp_is_rfc3339_text_with_an_offset(instant: str) -> None:
     deal = ev.deal_closed("d-1", closed_at=instant)
-    with pytest.raises(BadInput, match="data.closed_at"):
+    with pytest.raises(BadInput, match=r"data\.closed_at"):
         parse_event(ev.encode(deal), "crm.v1")
 
 

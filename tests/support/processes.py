@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from dealreg.settings import Settings, env_name
+from dealreg.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -17,22 +17,8 @@ REPO = Path(__file__).resolve().parent.parent.parent
 def service_env(settings: Settings) -> dict[str, str]:
     """The environment of ``dealreg serve`` for ``settings``, with small batches."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
-    for name, value in {
-        "kafka_bootstrap": settings.kafka_bootstrap,
-        "topic_prefix": settings.topic_prefix,
-        "consumer_group_prefix": settings.consumer_group_prefix,
-        "data_dir": str(settings.data_dir),
-        "database_url": settings.database_url,
-        "db_schema_prefix": settings.db_schema_prefix,
-        "session_timeout_ms": str(settings.session_timeout_ms),
-        "batch_max_records": "4",
-        "outbox_batch_size": "8",
-        "log_format": "text",
-        "cipher_key": settings.cipher_key,
-        "create_tables": "true" if settings.create_tables else "false",
-    }.items():
-        env[env_name(name)] = value
-    return env
+    small = settings.with_overrides(batch_max_records=4, outbox_batch_size=8, log_format="text")
+    return env | small.environ()
 
 
 def after_restart(settings: Settings) -> Settings:

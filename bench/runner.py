@@ -1,0 +1,482 @@
+"""The benchmark's phases on one stack: raw limits, end-to-end, payouts, latency, rebuild."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from bench.observe import Observed, OutputWatcher
+from bench.profile import format_summary, summarize
+from bench.raw import Rate, kafka_consume, log_read, recorder_writes
+from bench.stack import Profiler, StackProcess, drop_schemas, profile_dealreg, run_dealreg
+from bench.workload import (
+    Message,
+    Registration,
+    Workload,
+    build_workload,
+    deal_closed,
+    latency_registration,
+    registration_submitted,
+    validate,
+)
+from dealreg.local_broker import LocalBroker
+from dealreg.settings import Settings
+from dealreg.store import ServiceApplication
+from dealreg.stores import service_stores
+from dealreg.topics import ensure_topics
+from events.schemas import CLOUDEVENTS_CONTENT_TYPE
+from services import definitions
+
+HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
+
+
+def say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Phases:
+    raw: bool = True
+    payouts: bool = True
+    latency: bool = True
+    rebuild: bool = True
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    registrations: int
+    deals: int
+    rate: float
+    duration_s: float
+    partners: int
+    base: Settings
+    work_dir: Path
+    profile: bool = False
+    stall_s: float = 180.0
+
+
+@dataclass
+class StackResult:
+    label: str
+    registrations: int
+    figures: dict[str, float] = field(default_factory=dict)
+    checks: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    profiles: dict[str, Any] = field(default_factory=dict)
+
+
+async def publish(producer: AIOKafkaProducer, settings: Settings,
+                  messages: Sequence[Message]) -> None:
+    """Produce ``messages`` without awaiting each acknowledgement, then await them all."""
+    futures = [await producer.send(settings.topic(m.topic), value=m.value, key=m.key,
+                                   headers=HEADERS) for m in messages]
+    await asyncio.gather(*futures)
+
+
+def bulk_producer(bootstrap: str, *, linger_ms: int = 20) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=linger_ms,
+                            max_batch_size=512 << 10, max_request_size=4 << 20)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=1000, method="inclusive")[int(q * 10) - 1]
+
+
+class StackBench:
+    """One fresh stack (broker, schemas, topics) and the phases run on it."""
+
+    def __init__(self, label: str, registrations: int, options: RunOptions,
+                 phases: Phases) -> None:
+        self.label = label
+        self.n = registrations
+        self.options = options
+        self.phases = phases
+        run = uuid.uuid4().hex[:8]
+        self.run = run
+        self.schema_prefix = f"bench_{run}_"
+        self.result = StackResult(label, registrations)
+        self.broker = LocalBroker(port=0)
+        self.settings = options.base
+        self.stack: StackProcess | None = None
+        self.watcher: OutputWatcher | None = None
+        self.workload: Workload | None = None
+        self.cluster_id = ""
+        self.apps: dict[str, ServiceApplication] = {}
+
+    async def execute(self) -> StackResult:
+        say(f"{self.label}: N={self.n}, run {self.run}")
+        await asyncio.to_thread(self.broker.start)
+        self.settings = self.options.base.with_overrides(
+            kafka_bootstrap=self.broker.bootstrap,
+            db_schema_prefix=self.schema_prefix,
+            topic_prefix=f"bench-{self.run}.",
+            consumer_group_prefix=f"bench-{self.run}-",
+        )
+        try:
+            await self._phases()
+        finally:
+            if self.watcher is not None:
+                await self.watcher.stop()
+            if self.stack is not None:
+                self.stack.stop()
+            for app in self.apps.values():
+                app.close()
+            await asyncio.to_thread(self.broker.stop)
+            dropped = await asyncio.to_thread(drop_schemas, self.settings.database_url,
+                                              self.schema_prefix)
+            say(f"{self.label}: dropped schemas {', '.join(sorted(dropped)) or '(none)'}")
+        return self.result
+
+    async def _phases(self) -> None:
+        options, result = self.options, self.result
+        work = self.workload = build_workload(self.run, self.n, partners=options.partners)
+        validate(work.partner_messages)
+        validate(work.registration_messages)
+        kinds = Counter(r.kind for r in work.registrations)
+        result.details["run"] = self.run
+        result.details["workload"] = dict(kinds) | {"partners": options.partners}
+        if self.phases.raw:
+            await self._raw_writes([m.value for m in work.registration_messages])
+        self.cluster_id = await ensure_topics(self.settings)
+        self.stack = StackProcess(self.settings,
+                                  options.work_dir / f"{self.label}-{self.run}.log").start()
+        self.watcher = OutputWatcher(self.settings.bootstrap, self.settings.topic_prefix)
+        await self.watcher.start()
+        await self._ready()
+        await self._end_to_end()
+        if self.phases.raw:
+            say(f"{self.label}: raw (a) aiokafka consume + json.loads of {self.n} inputs")
+            rate = await kafka_consume(self.settings.bootstrap,
+                                       self.settings.topic("registrations.requests.v1"),
+                                       self.n + options.partners)
+            result.figures["raw_kafka_consume_per_s"] = rate.per_s
+        if self.phases.payouts:
+            await self._caught_up()
+            await self._payouts()
+        if self.phases.latency:
+            await self._caught_up()
+            await self._latency()
+        stack = self.stack
+        self.stack = None
+        assert stack.memory is not None
+        code = await asyncio.to_thread(stack.stop)
+        result.figures["peak_rss_mb"] = stack.memory.peak_mb
+        result.checks["stack_exit_code"] = code
+        result.checks["stack_clean_exit"] = code == 0
+        if self.phases.rebuild:
+            await self._rebuild()
+
+    async def _raw_writes(self, bodies: list[bytes]) -> None:
+        batch = self.settings.batch_max_records
+        say(f"{self.label}: raw (b) eventsourcing PostgreSQL recorder, {len(bodies)} "
+            f"aggregates x 2 events, batches of {batch}")
+        plain = await asyncio.to_thread(recorder_writes, self.settings, "rawplain", bodies,
+                                        batch=batch, chained=False)
+        chained = await asyncio.to_thread(recorder_writes, self.settings, "rawchained", bodies,
+                                          batch=batch, chained=True)
+        self.result.figures["raw_aggregate_writes_per_s"] = plain.per_s
+        self.result.figures["raw_chained_aggregate_writes_per_s"] = chained.per_s
+
+    async def _wait(self, done: Callable[[Observed], bool], what: str) -> None:
+        """Until ``done``; fails when the stack died or nothing new came for ``stall_s``."""
+        assert self.watcher is not None
+        assert self.stack is not None
+        last, since = -1, time.monotonic()
+        while True:
+            self.stack.check_alive()
+            with contextlib.suppress(TimeoutError):
+                await self.watcher.wait_for(done, 2.0, what)
+                return
+            if self.watcher.observed.records != last:
+                last, since = self.watcher.observed.records, time.monotonic()
+            elif time.monotonic() - since > self.options.stall_s:
+                raise TimeoutError(f"{self.label}: no progress for {self.options.stall_s:.0f} s "
+                                   f"waiting for {what}; stack log tail:\n"
+                                   f"{self.stack.log_tail()}")
+
+    async def _ready(self) -> None:
+        """Partners enrolled and known: one probe registration per partner is decided."""
+        work = self.workload
+        assert work is not None
+        say(f"{self.label}: enrolling {len(work.partner_messages)} partners, probing")
+        producer = bulk_producer(self.settings.bootstrap)
+        await producer.start()
+        try:
+            await publish(producer, self.settings, work.partner_messages)
+            await asyncio.sleep(0.5)
+            probes = [registration_submitted(p, seq=n) for n, p in enumerate(work.probes)]
+            await publish(producer, self.settings, probes)
+        finally:
+            await producer.stop()
+        ids = [p.registration_id for p in work.probes]
+        started = time.monotonic()
+        await self._wait(lambda seen: seen.decided(ids) == len(ids), "the probes")
+        approved = sum(1 for rid in ids if self._decision(rid) == "approved")
+        self.result.details["probes_approved"] = approved
+        self.result.details["ready_s"] = round(time.monotonic() - started, 2)
+
+    async def _caught_up(self) -> None:
+        """Until every service stored the position of the end of each of its input topics
+        (e.g. payouts has read every approval before deals arrive)."""
+        watcher = self.watcher
+        assert watcher is not None
+        started = time.monotonic()
+        for name, definition in definitions().items():
+            if name not in self.apps:
+                self.apps[name] = await asyncio.to_thread(definition.build_application,
+                                                          self.settings)
+            app = self.apps[name]
+            topics = [self.settings.topic(topic) for topic in definition.input_topics]
+            ends = await watcher.end_offsets(topics, self.settings.partitions)
+            prefix = f"kafka:{self.cluster_id}:"
+
+            def behind(app: ServiceApplication = app, ends: dict[tuple[str, int], int] = ends,
+                       prefix: str = prefix) -> int:
+                return sum(max(end - (app.position(f"{prefix}{topic}:{partition}") or 0), 0)
+                           for (topic, partition), end in ends.items())
+
+            while (lag := await asyncio.to_thread(behind)) > 0:
+                assert self.stack is not None
+                self.stack.check_alive()
+                if time.monotonic() - started > self.options.stall_s:
+                    raise TimeoutError(f"{self.label}: {name} still {lag} records behind")
+                await asyncio.sleep(0.2)
+        self.result.details.setdefault("catch_up_s", []).append(
+            round(time.monotonic() - started, 2))
+
+    def _decision(self, registration_id: str) -> str | None:
+        assert self.watcher is not None
+        decisions = self.watcher.observed.decisions.get(registration_id)
+        return decisions[0][0] if decisions else None
+
+    async def _end_to_end(self) -> None:
+        work, stack, watcher = self.workload, self.stack, self.watcher
+        assert work is not None
+        assert stack is not None
+        assert watcher is not None
+        assert stack.memory is not None
+        ids = [r.registration_id for r in work.registrations]
+        base = len(watcher.observed.decisions)
+        profiler = self._profiler("e2e")
+        cpu_before = stack.memory.cpu_seconds()
+        say(f"{self.label}: publishing {self.n} registrations up front")
+        producer = bulk_producer(self.settings.bootstrap)
+        await producer.start()
+        started = time.monotonic()
+        try:
+            await publish(producer, self.settings, work.registration_messages)
+        finally:
+            await producer.stop()
+        published = time.monotonic() - started
+        say(f"{self.label}: published in {published:.1f} s; waiting for every decision")
+        await self._wait(lambda seen: len(seen.decisions) >= base + len(ids), "every decision")
+        seen = watcher.observed
+        seconds = max(seen.decided_at[rid] for rid in ids) - started
+        cpu = stack.memory.cpu_seconds() - cpu_before
+        self._stop_profiler("e2e", profiler)
+        outcome = Counter(f"{r.kind}:{self._decision(r.registration_id)}"
+                          for r in work.registrations)
+        result = self.result
+        result.figures["e2e_registrations_per_s"] = self.n / seconds
+        result.figures["e2e_seconds"] = seconds
+        result.details["e2e"] = {"publish_s": round(published, 2),
+                                 "stack_cpu_s": round(cpu, 1),
+                                 "stack_cpu_utilisation": round(cpu / seconds, 2),
+                                 "decisions": dict(sorted(outcome.items())),
+                                 "rejection_reasons": dict(seen.rejection_reasons)}
+        result.checks["registrations_decided"] = seen.decided(ids)
+        result.checks["registrations_expected"] = len(ids)
+        result.checks["registrations_double_decided"] = seen.double_decisions(ids)
+        distinct_ok = sum(1 for r in work.registrations if r.kind == "distinct"
+                          and self._decision(r.registration_id) == "approved")
+        result.checks["distinct_approved"] = distinct_ok
+        result.checks["distinct_expected"] = sum(1 for r in work.registrations
+                                                 if r.kind == "distinct")
+        say(f"{self.label}: e2e {self.n} in {seconds:.1f} s = {self.n / seconds:,.0f}/s "
+            f"(stack CPU {cpu / seconds:.2f} cores)")
+
+    def _profiler(self, phase: str) -> Profiler | None:
+        if not self.options.profile or self.stack is None:
+            return None
+        if Profiler.available() is None:
+            say("py-spy not installed: no profile")
+            return None
+        path = self.options.work_dir / f"profile-{self.label}-{phase}.txt"
+        try:
+            return Profiler(self.stack.pid, path).start()
+        except (OSError, RuntimeError) as error:
+            say(f"profiler did not start: {error}")
+            return None
+
+    def _stop_profiler(self, phase: str, profiler: Profiler | None) -> None:
+        if profiler is None:
+            return
+        path = profiler.stop()
+        if path is None:
+            say(f"profiler wrote nothing for {phase}")
+            return
+        summary = summarize(path)
+        summary["raw_file"] = str(path)
+        self.result.profiles[phase] = summary
+        say(format_summary(f"profile of dealreg up during {self.label} {phase}", summary, 12))
+
+    def _approved(self, kind: str) -> list[Registration]:
+        work = self.workload
+        assert work is not None
+        return [r for r in work.registrations
+                if r.kind == kind and self._decision(r.registration_id) == "approved"]
+
+    async def _payouts(self) -> None:
+        watcher, stack = self.watcher, self.stack
+        assert watcher is not None
+        assert stack is not None
+        owners = self._approved("distinct")[: self.options.deals]
+        deals = [deal_closed(f"{self.run}-deal-{i}", r, r.submitted_at + timedelta(hours=1), i)
+                 for i, r in enumerate(owners)]
+        validate(deals)
+        deal_ids = [f"{self.run}-deal-{i}" for i in range(len(deals))]
+        say(f"{self.label}: publishing {len(deals)} won deals on approved registrations")
+        profiler = self._profiler("payouts")
+        producer = bulk_producer(self.settings.bootstrap)
+        await producer.start()
+        started = time.monotonic()
+        try:
+            await publish(producer, self.settings, deals)
+        finally:
+            await producer.stop()
+        seen = watcher.observed
+
+        base = len(watcher.observed.payouts)
+
+        def paid(observed: Observed) -> bool:
+            return len(observed.payouts) >= base + len(deal_ids)
+
+        await self._wait(paid, "every payout")
+        paid_at = [seen.payout_at[d] for d in deal_ids if d in seen.payout_at]
+        seconds = (max(paid_at) if paid_at else time.monotonic()) - started
+        self._stop_profiler("payouts", profiler)
+        await watcher.settle()
+        result = self.result
+        result.figures["payout_deals_per_s"] = len(deals) / seconds
+        result.figures["payout_seconds"] = seconds
+        result.checks["deals_expected"] = len(deals)
+        result.checks["deals_paid"] = sum(1 for d in deal_ids if d in seen.payouts)
+        result.checks["payouts_withheld"] = dict(seen.withheld)
+        result.checks["payouts_adjusted"] = seen.adjusted
+        result.checks["payouts_double"] = seen.double_payouts()
+        say(f"{self.label}: payouts {len(deals)} in {seconds:.1f} s = "
+            f"{len(deals) / seconds:,.0f}/s")
+
+    async def _latency(self) -> None:
+        work, watcher = self.workload, self.watcher
+        assert work is not None
+        assert watcher is not None
+        rate, duration = self.options.rate, self.options.duration_s
+        total = int(rate * duration)
+        say(f"{self.label}: latency at {rate:g}/s for {duration:g} s ({total} registrations)")
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap, acks=1,
+                                    linger_ms=0)
+        await producer.start()
+        sent: dict[str, float] = {}
+        futures = []
+        base = len(watcher.observed.decisions)
+        late = 0.0
+        try:
+            start = time.monotonic()
+            for i in range(total):
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                else:
+                    late = max(late, -delay)
+                wall = time.time()
+                registration = latency_registration(work, i, datetime.fromtimestamp(wall, UTC))
+                message = registration_submitted(registration, seq=i)
+                sent[registration.registration_id] = wall
+                futures.append(await producer.send(
+                    self.settings.topic(message.topic), value=message.value, key=message.key,
+                    headers=HEADERS))
+            offered_s = time.monotonic() - start
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+        ids = list(sent)
+        await self._wait(lambda seen: len(seen.decisions) >= base + len(ids),
+                         "every latency registration decided")
+        seen = watcher.observed
+        latencies = [1000 * (seen.approved_wall[rid] - sent[rid]) for rid in ids
+                     if rid in seen.approved_wall] or [0.0]
+        result = self.result
+        result.figures["latency_p50_ms"] = percentile(latencies, 50)
+        result.figures["latency_p95_ms"] = percentile(latencies, 95)
+        result.figures["latency_p99_ms"] = percentile(latencies, 99)
+        result.figures["latency_max_ms"] = max(latencies)
+        result.details["latency"] = {"offered": total, "offered_rate_per_s": total / offered_s,
+                                     "producer_max_lag_ms": round(1000 * late, 1)}
+        result.checks["latency_approved"] = sum(1 for rid in ids if rid in seen.approved_wall)
+        result.checks["latency_expected"] = total
+        say(f"{self.label}: latency p50 {result.figures['latency_p50_ms']:.0f} ms, "
+            f"p99 {result.figures['latency_p99_ms']:.0f} ms")
+
+    async def _rebuild(self) -> None:
+        say(f"{self.label}: dealreg projections rebuild")
+        seconds, stderr = await asyncio.to_thread(run_dealreg, self.settings, "projections",
+                                                  "rebuild")
+        startup_s, _ = await asyncio.to_thread(run_dealreg, self.settings, "projections",
+                                               "status")
+
+        def read_logs() -> tuple[Rate, dict[str, int]]:
+            with service_stores(self.settings) as apps:
+                return log_read(apps)
+
+        raw, heads = await asyncio.to_thread(read_logs)
+        if self.options.profile:
+            path = await asyncio.to_thread(
+                profile_dealreg, self.settings,
+                self.options.work_dir / f"profile-{self.label}-rebuild.txt",
+                "projections", "rebuild")
+            if path is not None:
+                summary = summarize(path)
+                summary["raw_file"] = str(path)
+                self.result.profiles["rebuild"] = summary
+                say(format_summary(f"profile of projections rebuild ({self.label})", summary,
+                                   12))
+        events = sum(heads.values())
+        result = self.result
+        result.figures["rebuild_events_per_s"] = events / seconds
+        result.figures["rebuild_seconds"] = seconds
+        result.figures["raw_log_read_per_s"] = raw.per_s
+        result.details["rebuild"] = {
+            "history_events": heads, "command_startup_s": round(startup_s, 2),
+            "applied": [line.strip() for line in stderr.splitlines() if "rebuilt from" in line],
+        }
+        say(f"{self.label}: rebuild of {events} events in {seconds:.1f} s = "
+            f"{events / seconds:,.0f}/s; raw log read {raw.per_s:,.0f}/s")
+
+
+def bench_settings(database_url: str) -> Settings:
+    """The services' settings as configured (DEALREG_* of this environment or the defaults),
+    on the benchmark's database, with logs at WARNING."""
+    environ = {key: value for key, value in os.environ.items() if key.startswith("DEALREG_")
+               and key not in ("DEALREG_DATABASE_URL", "DEALREG_KAFKA_BOOTSTRAP",
+                               "DEALREG_DB_SCHEMA_PREFIX", "DEALREG_TOPIC_PREFIX")}
+    environ.setdefault("DEALREG_LOG_LEVEL", "WARNING")
+    return Settings.from_env(environ).with_overrides(database_url=database_url)
