@@ -4,12 +4,12 @@ duplicates) and won deals, as contract-valid CloudEvents keyed as CONTRACT §2 s
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from events.schemas import kafka_key, parse_event
+from tests.support.events import cloud_event
 
 PROGRAMS = ("referral", "reseller")
 TIERS = ("bronze", "silver", "gold", "platinum")
@@ -20,20 +20,6 @@ CURRENCIES = ("EUR", "USD")
 def rfc3339(instant: datetime) -> str:
     """``2026-03-01T10:00:00.123456Z``: UTC with microseconds, as the contract allows."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def cloud_event(type_name: str, subject: str, time: str, data: dict[str, Any],
-                source: str) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": source,
-        "type": f"dealreg.{type_name}.v1",
-        "time": time,
-        "subject": subject,
-        "datacontenttype": "application/json",
-        "data": data,
-    }
 
 
 @dataclass(frozen=True)
@@ -69,7 +55,7 @@ def partner_enrolled(index: int, enrolled_at: datetime) -> Message:
         "partner_id": pid, "name": f"Bench Partner {index}",
         "program": PROGRAMS[index % len(PROGRAMS)], "tier": TIERS[index % len(TIERS)],
         "enrolled_at": when,
-    }, "/partner-admin")
+    }, source="/partner-admin")
     return Message("partners.v1", pid.encode(), json.dumps(event).encode())
 
 
@@ -93,7 +79,7 @@ def registration_submitted(registration: Registration, *, time: str | None = Non
         "estimated_value": {"amount": f"{10_000 + (seq % 9_000) * 7}.50",
                             "currency": CURRENCIES[seq % len(CURRENCIES)]},
         "expected_close_date": close,
-    }, "/partner-portal")
+    }, source="/partner-portal")
     return Message("registrations.requests.v1", registration.registration_id.encode(),
                    json.dumps(event).encode())
 
@@ -110,7 +96,7 @@ def deal_closed(deal_id: str, registration: Registration, closed_at: datetime,
         "first_year_value": {"amount": f"{20_000 + (seq % 5_000) * 3}.00",
                              "currency": CURRENCIES[seq % len(CURRENCIES)]},
         "registration_id": registration.registration_id,
-    }, "/crm")
+    }, source="/crm")
     return Message("crm.v1", deal_id.encode(), json.dumps(event).encode())
 
 

@@ -93,6 +93,7 @@ class EffectivelyOnceConsumer:
             batch=True,
             max_records=settings.batch_max_records,
             batch_timeout_ms=settings.batch_timeout_ms,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             session_timeout_ms=settings.session_timeout_ms,

@@ -176,6 +176,7 @@ class InboundProcessor:
         poisoned: dict[int, Exception] = {}
         deferred: InboundRecord | None = None
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+            self.app.refresh()
             start = self.app.position(name) or 0
             fresh = [record for record in records if record.offset >= start]
             if deferred is not None:

@@ -45,6 +45,8 @@ class Settings:
     log_format: str = "json"
     cipher_key: str = ""
     create_tables: bool = True
+    aggregate_cache_size: int = 20_000
+    fetch_max_wait_ms: int = 20
     service_db_password: str = ""
 
     @classmethod

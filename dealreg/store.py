@@ -13,7 +13,8 @@ tracking, a position that is not greater than the stored one is refused with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -31,6 +32,10 @@ from eventsourcing.persistence import (
 
 from dealreg.settings import Settings, SettingsError
 
+REFRESH_PAGE = 5_000
+#: missing ids remembered at most (then forgotten at once)
+MISSING_MAX = 200_000
+
 
 class DateAsISO(Transcoding):
     """Stores ``datetime.date`` values (e.g. an expected close date) as ``YYYY-MM-DD``."""
@@ -46,9 +51,41 @@ class DateAsISO(Transcoding):
 
 
 class ServiceApplication(Application[UUID]):
-    """An eventsourcing application that records tracking with its events."""
+    """An eventsourcing application that records tracking with its events.
+
+    Aggregates are cached in memory (``DEALREG_AGGREGATE_CACHE_SIZE``), and so are the ids
+    found missing, so that a batch reads the database only for what it has not seen. The
+    cache is made current with everything stored since, by any process, at the start of
+    every batch (:meth:`refresh`: one query over the new part of the notification log), and
+    a write based on a stale aggregate fails on its version like any concurrent write.
+    """
 
     recorder: ProcessRecorder
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._missing: set[UUID] = set()
+        self._refreshed = self.recorder.max_notification_id() or 0
+
+    def refresh(self) -> None:
+        """Forget cached aggregates (and missing ids) that were changed since the last
+        refresh, by this process or another."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        head = self.recorder.max_notification_id() or 0
+        while self._refreshed < head:
+            page = self.recorder.select_notifications(
+                start=self._refreshed, stop=head, limit=REFRESH_PAGE, inclusive_of_start=False)
+            if not page:
+                break
+            for notification in page:
+                originator = UUID(str(notification.originator_id))
+                self._missing.discard(originator)
+                with contextlib.suppress(KeyError):
+                    if cache.get(originator).version < notification.originator_version:
+                        cache.get(originator, evict=True)
+            self._refreshed = page[-1].id
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
@@ -66,7 +103,10 @@ class ServiceApplication(Application[UUID]):
         if not processing_event.events:
             self.recorder.insert_tracking(tracking)
             return []
-        return self._record(processing_event)
+        recordings = self._record(processing_event)
+        for aggregate in processing_event.aggregates.values():
+            self._missing.discard(aggregate.id)
+        return recordings
 
     def position(self, tracking_name: str) -> int | None:
         """The stored position for ``tracking_name`` (the next offset to read), if any."""
@@ -87,15 +127,29 @@ class ServiceApplication(Application[UUID]):
             position = batch[-1].id
 
     def get_or_none(self, aggregate_id: UUID) -> Any:
+        cached = self.repository.cache is not None
+        if cached and aggregate_id in self._missing:
+            return None
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
+            if cached:
+                if len(self._missing) >= MISSING_MAX:
+                    self._missing.clear()
+                self._missing.add(aggregate_id)
             return None
 
 
 def application_env(settings: Settings, service: str) -> dict[str, str]:
     """The eventsourcing environment for ``service``'s application."""
-    return _store_env(settings, service) | _cipher_env(settings)
+    return _store_env(settings, service) | _cipher_env(settings) | _cache_env(settings)
+
+
+def _cache_env(settings: Settings) -> dict[str, str]:
+    if not settings.aggregate_cache_size:
+        return {}
+    return {"AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
+            "AGGREGATE_CACHE_FASTFORWARD": "n"}  # made current by ServiceApplication.refresh
 
 
 def _recorder_env(settings: Settings, backend: str) -> dict[str, str]:
@@ -135,7 +189,7 @@ def _store_env(settings: Settings, service: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": params["password"],
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": "4",
-        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_PRE_PING": "n",  # a broken connection fails and is retried instead
         "POSTGRES_CONNECT_TIMEOUT": "10",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
     }
