@@ -30,6 +30,7 @@ class FinalState:
     def read(cls, registration: ServiceApplication, conflict: ServiceApplication,
              registration_ids: Iterable[str], payout_events: Iterable[Mapping[str, Any]]
              ) -> FinalState:
+        registration.refresh()  # a long-lived reader: learn what was stored since
         registrations = {}
         for registration_id in registration_ids:
             r = registration.get_or_none(DealRegistration.create_id(registration_id))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
@@ -29,6 +30,8 @@ from psycopg.sql import SQL, Composed, Identifier, Literal
 from dealreg.audit_chain import GENESIS, link
 
 APPEND_ONLY = "dealreg: stored events are append-only"
+#: (position, aggregate id, version) of a stored event
+Change = tuple[int, UUID, int]
 
 
 class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
@@ -47,6 +50,13 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
         self.select_hashes_statement = SQL(
             "SELECT notification_id, hash FROM {0}.{1} WHERE notification_id > %s "
             "ORDER BY notification_id LIMIT %s").format(schema, Identifier(self.hashes_table_name))
+        self.select_aggregate_ids_statement = SQL(
+            "SELECT originator_id FROM {0}.{1} WHERE originator_version = 1").format(
+            schema, Identifier(events_table_name))
+        self.select_changes_statement = SQL(
+            "SELECT notification_id, originator_id, originator_version FROM {0}.{1} "
+            "WHERE notification_id > %s AND notification_id <= %s "
+            "ORDER BY notification_id LIMIT %s").format(schema, Identifier(events_table_name))
 
     def _chain_statements(self, schema: Identifier) -> list[Composed]:
         hashes = Identifier(self.hashes_table_name)
@@ -97,6 +107,19 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
                      relation=Literal(f'"{self.datastore.schema}"."{table}"')))
         return composed
 
+    def select_aggregate_ids(self) -> list[UUID]:
+        """The id of every aggregate stored (each has exactly one version 1)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_aggregate_ids_statement)
+            return [UUID(str(row["originator_id"])) for row in curs.fetchall()]
+
+    def select_changes(self, after: int, until: int, limit: int) -> list[Change]:
+        """(position, aggregate, version) of the events stored in (after, until]."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_changes_statement, (after, until, limit), prepare=True)
+            return [(row["notification_id"], UUID(str(row["originator_id"])),
+                     row["originator_version"]) for row in curs.fetchall()]
+
     def select_hashes(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.select_hashes_statement, (after, limit), prepare=True)
@@ -115,6 +138,12 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
         self.select_hashes_statement = (
             f"SELECT notification_id, hash FROM {hashes} "  # noqa: S608
             "WHERE notification_id > ? ORDER BY notification_id LIMIT ?")
+        self.select_aggregate_ids_statement = (
+            f"SELECT originator_id FROM {events_table_name} "  # noqa: S608
+            "WHERE originator_version = 1")
+        self.select_changes_statement = (
+            f"SELECT rowid, originator_id, originator_version FROM {events_table_name} "  # noqa: S608
+            "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?")
         super().__init__(datastore, events_table_name=events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -141,6 +170,18 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
             previous = link(previous, notification_id, stored)
             c.execute(self.insert_hash_statement, (notification_id, previous))
         return notification_ids
+
+    def select_aggregate_ids(self) -> list[UUID]:
+        """The id of every aggregate stored (each has exactly one version 1)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.select_aggregate_ids_statement)
+            return [UUID(row[0]) for row in c.fetchall()]
+
+    def select_changes(self, after: int, until: int, limit: int) -> list[Change]:
+        """(position, aggregate, version) of the events stored in (after, until]."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.select_changes_statement, (after, until, limit))
+            return [(row[0], UUID(row[1]), row[2]) for row in c.fetchall()]
 
     def select_hashes(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         with self.datastore.transaction(commit=False) as c:

@@ -30,11 +30,10 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 
+from dealreg.recorders import ChainedRecorder
 from dealreg.settings import Settings, SettingsError
 
 REFRESH_PAGE = 5_000
-#: missing ids remembered at most (then forgotten at once)
-MISSING_MAX = 200_000
 
 
 class DateAsISO(Transcoding):
@@ -53,39 +52,41 @@ class DateAsISO(Transcoding):
 class ServiceApplication(Application[UUID]):
     """An eventsourcing application that records tracking with its events.
 
-    Aggregates are cached in memory (``DEALREG_AGGREGATE_CACHE_SIZE``), and so are the ids
-    found missing, so that a batch reads the database only for what it has not seen. The
-    cache is made current with everything stored since, by any process, at the start of
-    every batch (:meth:`refresh`: one query over the new part of the notification log), and
-    a write based on a stale aggregate fails on its version like any concurrent write.
+    Aggregates are cached in memory (``DEALREG_AGGREGATE_CACHE_SIZE``), and the ids of all
+    stored aggregates are known, so that a batch reads the database only for an aggregate
+    that exists and is not cached: asking for a new registration's id costs nothing. Both
+    are made current with everything stored since, by any process, at the start of every
+    batch (:meth:`refresh`: one query over the new part of the notification log); a write
+    based on what another process changed meanwhile fails on its version like any
+    concurrent write, and is retried after a refresh.
     """
 
     recorder: ProcessRecorder
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
-        self._missing: set[UUID] = set()
         self._refreshed = self.recorder.max_notification_id() or 0
+        self._known: set[UUID] | None = None
+        if self.repository.cache is not None and isinstance(self.recorder, ChainedRecorder):
+            self._known = set(self.recorder.select_aggregate_ids())
 
     def refresh(self) -> None:
-        """Forget cached aggregates (and missing ids) that were changed since the last
+        """Learn the aggregates created, and forget the cached ones changed, since the last
         refresh, by this process or another."""
-        cache = self.repository.cache
-        if cache is None:
+        cache, known, recorder = self.repository.cache, self._known, self.recorder
+        if cache is None or known is None or not isinstance(recorder, ChainedRecorder):
             return
-        head = self.recorder.max_notification_id() or 0
+        head = recorder.max_notification_id() or 0
         while self._refreshed < head:
-            page = self.recorder.select_notifications(
-                start=self._refreshed, stop=head, limit=REFRESH_PAGE, inclusive_of_start=False)
+            page = recorder.select_changes(self._refreshed, head, REFRESH_PAGE)
             if not page:
                 break
-            for notification in page:
-                originator = UUID(str(notification.originator_id))
-                self._missing.discard(originator)
+            for _, originator, version in page:
+                known.add(originator)
                 with contextlib.suppress(KeyError):
-                    if cache.get(originator).version < notification.originator_version:
+                    if cache.get(originator).version < version:
                         cache.get(originator, evict=True)
-            self._refreshed = page[-1].id
+            self._refreshed = page[-1][0]
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
@@ -104,8 +105,8 @@ class ServiceApplication(Application[UUID]):
             self.recorder.insert_tracking(tracking)
             return []
         recordings = self._record(processing_event)
-        for aggregate in processing_event.aggregates.values():
-            self._missing.discard(aggregate.id)
+        if self._known is not None:
+            self._known.update(processing_event.aggregates)
         return recordings
 
     def position(self, tracking_name: str) -> int | None:
@@ -127,16 +128,11 @@ class ServiceApplication(Application[UUID]):
             position = batch[-1].id
 
     def get_or_none(self, aggregate_id: UUID) -> Any:
-        cached = self.repository.cache is not None
-        if cached and aggregate_id in self._missing:
+        if self._known is not None and aggregate_id not in self._known:
             return None
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            if cached:
-                if len(self._missing) >= MISSING_MAX:
-                    self._missing.clear()
-                self._missing.add(aggregate_id)
             return None
 
 

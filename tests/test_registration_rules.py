@@ -402,9 +402,9 @@ async def test_sales_ops_tools_explain_and_replay_a_dispute(kafka_settings: Sett
                  if entry["event"] != "ProtectionChanged"]
     assert decisions == [("ClaimGranted", 6), ("ConflictDetected", None),
                          ("DisputeOpened", 3), ("DisputeSettled", None)]
-    # the registration service's approvals of r-late, then of r-early after the settlement
-    assert [e["facts"]["registration_id"] for e in shown["timeline"]
-            if e["event"] == "ProtectionChanged"] == ["r-late", "r-early"]
+    # the registration service's approvals (of r-late, then of r-early after the settlement)
+    # confirm the windows the grant and the settlement gave: nothing new to record
+    assert [e for e in shown["timeline"] if e["event"] == "ProtectionChanged"] == []
     [opened] = [e for e in shown["timeline"] if e["event"] == "DisputeOpened"]
     assert "first to register wins" in opened["why"]
     assert replayed["reproduced"] is True

@@ -116,11 +116,15 @@ def _open(unit: UnitOfWork, claims: AccountClaims, dispute_id: str, kind: str,
 def update_protection(unit: UnitOfWork, *, key: str, registration_id: str,
                       expires_at: datetime | None = None,
                       withdrawn_at: datetime | None = None) -> None:
-    """The registration service's word on a window: approved, extended or withdrawn."""
+    """The registration service's word on a window: approved, extended or withdrawn. A word
+    already taken (a republished event) changes nothing and records nothing."""
     claims = account(unit, key)
-    if registration_id in claims.claims:
-        claims.change_protection(registration_id=registration_id, expires_at=expires_at,
-                                 withdrawn_at=withdrawn_at)
+    claim = claims.claims.get(registration_id)
+    if claim is None or ((expires_at or claim.expires_at) == claim.expires_at
+                         and (withdrawn_at or claim.withdrawn_at) == claim.withdrawn_at):
+        return
+    claims.change_protection(registration_id=registration_id, expires_at=expires_at,
+                             withdrawn_at=withdrawn_at)
 
 
 def open_opportunity(unit: UnitOfWork, *, opportunity_id: str, key: str,

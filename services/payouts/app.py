@@ -21,7 +21,7 @@ from dealreg.store import ServiceApplication
 from events.schemas import BadInput
 from services.account_key import account_key
 from services.partners import partner_at
-from services.payouts.commission import Payout, Withheld, compute
+from services.payouts.commission import Payout, Protection, Withheld, compute
 from services.payouts.domain import AccountFacts, DealPayouts
 from services.program_policy import policy_book
 from services.repeats import check_repeat
@@ -159,6 +159,9 @@ def protect(unit: UnitOfWork, *, key: str, registration_id: str, partner_id: str
             protected_from: datetime, expires_at: datetime, reason: str,
             decided_at: datetime) -> None:
     facts = account(unit, key)
+    if facts.protections.get(registration_id) == Protection(
+            registration_id, partner_id, protected_from, expires_at):
+        return  # known already (a republished event)
     facts.protect(registration_id=registration_id, partner_id=partner_id,
                   protected_from=protected_from, expires_at=expires_at)
     reconcile_account(unit, facts, reason=reason, decided_at=decided_at)
@@ -167,9 +170,12 @@ def protect(unit: UnitOfWork, *, key: str, registration_id: str, partner_id: str
 def unprotect(unit: UnitOfWork, *, key: str, registration_id: str,
               withdrawn_at: datetime | None, reason: str, decided_at: datetime) -> None:
     facts = account(unit, key)
-    if registration_id in facts.protections:
-        facts.unprotect(registration_id=registration_id, withdrawn_at=withdrawn_at)
-        reconcile_account(unit, facts, reason=reason, decided_at=decided_at)
+    protection = facts.protections.get(registration_id)
+    if protection is None or (protection.withdrawn_at == withdrawn_at if withdrawn_at
+                              else not protection.approved):
+        return  # unknown, or known already (a republished event)
+    facts.unprotect(registration_id=registration_id, withdrawn_at=withdrawn_at)
+    reconcile_account(unit, facts, reason=reason, decided_at=decided_at)
 
 
 def change_dispute(unit: UnitOfWork, *, key: str, dispute_id: str, open: bool,

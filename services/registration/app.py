@@ -161,12 +161,17 @@ def open_dispute(unit: UnitOfWork, *, dispute_id: str, registration_ids: Iterabl
 
 def settle_dispute(unit: UnitOfWork, *, dispute_id: str, approved_registration_id: str | None,
                    rejected_registration_ids: Iterable[str], settled_at: datetime) -> None:
+    """Each registration takes the settlement's word, once: the same settlement again (a
+    republished event) finds it decided at that instant already and changes nothing."""
     if approved_registration_id is not None:
         winner = registration_of(unit, approved_registration_id,
                                  "data.approved_registration_id")
-        approve(unit, winner, via="dispute", decided_at=settled_at)
+        if not (winner.decided_at == settled_at and winner.status == "approved"):
+            approve(unit, winner, via="dispute", decided_at=settled_at)
     for registration_id in rejected_registration_ids:
         loser = registration_of(unit, registration_id, "data.rejected_registration_ids")
+        if loser.decided_at == settled_at and loser.status == "rejected":
+            continue
         loser.reject(reason="dispute_lost", decided_at=settled_at,
                      detail=f"dispute {dispute_id} was settled for "
                      f"{approved_registration_id or 'the direct sales team'}",

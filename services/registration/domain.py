@@ -143,6 +143,7 @@ class DealRegistration(Aggregate):
         self.withdrawn_at: datetime | None = None
         self.dispute_id: str | None = None
         self.expired_at: datetime | None = None
+        self.decided_at: datetime | None = None
 
     def receive(self, *, program: str, tier: str) -> None:
         """The submission passed the checks of rule 1; the claim goes to the conflict service."""
@@ -185,6 +186,7 @@ class DealRegistration(Aggregate):
         self.status = "rejected"
         self.rejection = (reason, detail)
         self.conflicting_registration_id = conflicting_registration_id
+        self.decided_at = decided_at
 
     @property
     def _ids(self) -> dict[str, str]:
@@ -213,6 +215,7 @@ class DealRegistration(Aggregate):
         self.status = "approved"
         self.rejection = None  # a dispute won after an earlier one was lost
         self.conflicting_registration_id = None
+        self.decided_at = decided_at
         self.protected_from = protected_from
         self.expires_at = expires_at
         self.expired_at = None

@@ -1,0 +1,55 @@
+"""The aggregate cache of two processes on one store: each batch sees what the other wrote
+before it started (after ``refresh``), and a write from a stale aggregate is refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from dealreg.settings import Settings
+from services.partners import Partner
+from services.registration.service import REGISTRATION
+
+ENROLLED = datetime(2026, 1, 1, tzinfo=UTC)
+LATER = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def test_a_process_sees_what_another_stored_once_refreshed(settings: Settings) -> None:
+    first = REGISTRATION.build_application(settings)
+    second = REGISTRATION.build_application(settings)
+    partner_id = Partner.create_id("p-1")
+    assert first.get_or_none(partner_id) is None  # known missing: no query
+
+    second.record([Partner(partner_id="p-1", name="P", program="referral", tier="gold",
+                           enrolled_at=ENROLLED)], Tracking("t", 1))
+    assert first.get_or_none(partner_id) is None  # not yet: as of its last refresh
+    first.refresh()
+    cached = first.get_or_none(partner_id)
+    assert cached is not None
+    assert cached.tiers[-1][1] == "gold"
+
+    changed = second.get_or_none(partner_id)
+    changed.change_tier(tier="platinum", effective_at=LATER)
+    second.record([changed], Tracking("t", 2))
+    stale = first.get_or_none(partner_id)
+    assert stale.tiers[-1][1] == "gold"  # cached, and the batch started before the change
+    stale.change_tier(tier="silver", effective_at=LATER)
+    with pytest.raises(IntegrityError):  # the stale write fails on its version
+        first.record([stale], Tracking("t", 3))
+    first.refresh()
+    assert first.get_or_none(partner_id).tiers[-1][1] == "platinum"
+    first.close()
+    second.close()
+
+
+def test_without_a_cache_every_read_goes_to_the_store(tmp_path: object) -> None:
+    settings = Settings(data_dir=tmp_path, aggregate_cache_size=0)  # type: ignore[arg-type]
+    first = REGISTRATION.build_application(settings)
+    second = REGISTRATION.build_application(settings)
+    second.record([Partner(partner_id="p-1", name="P", program="referral", tier="gold",
+                           enrolled_at=ENROLLED)], Tracking("t", 1))
+    assert first.get_or_none(Partner.create_id("p-1")) is not None
+    first.close()
+    second.close()
