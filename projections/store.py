@@ -77,6 +77,10 @@ class ReadStore:
         """The stored documents of ``keys`` (absent keys are left out)."""
         wanted = sorted(set(keys))
         found: dict[str, Document] = {}
+        if self.placeholder == "%s":  # PostgreSQL: one index scan for the whole page
+            rows = self._rows("SELECT key, doc FROM read_models WHERE projection = %s "
+                              "AND key = ANY(%s)", [projection, wanted])
+            return {key: json.loads(doc) for key, doc in rows}
         for start in range(0, len(wanted), CHUNK):
             chunk = wanted[start:start + CHUNK]
             marks = ", ".join(["%s"] * len(chunk))
