@@ -21,8 +21,7 @@ from eventsourcing.persistence import Tracking
 
 from dealreg.settings import Settings
 from dealreg.store import ServiceApplication, application_env
-
-PAGE = 2_000  # projections.runner.PAGE
+from projections.runner import PAGE
 
 
 @dataclass(frozen=True)
