@@ -90,6 +90,9 @@ class LocalBroker:
         self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             preexec_fn=_die_with_parent,
+            # Not in the terminal's process group: Ctrl-C reaches dealreg, which publishes
+            # what it stored before it stops the broker (it dies with dealreg regardless).
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.startup_timeout_s
         while not _port_answers(self.port):

@@ -137,3 +137,22 @@ def test_publish_validates_every_line_before_producing(
     assert "nothing was produced" in result.stderr
     tailed = dealreg(env, "tail", "partners.v1", "--from-beginning", "--idle-exit", "1")
     assert tailed.stdout == ""
+
+
+def test_ctrl_c_in_a_terminal_stops_the_stack_before_its_broker(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole foreground process group: the bundled broker
+    must outlive the services' shutdown, which publishes what they stored."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
+    env |= {"DEALREG_LOCAL_BROKER_PORT": str(port), "DEALREG_DATA_DIR": str(tmp_path / "data"),
+            "DEALREG_SESSION_TIMEOUT_MS": "2000"}
+    up = subprocess.Popen([*DEALREG, "up"], cwd=REPO, env=env, text=True,
+                          stderr=subprocess.PIPE, start_new_session=True)
+    lines = StderrLines(up)
+    lines.wait_for("dealreg up:")
+    time.sleep(3)  # consumers joined their groups
+    os.killpg(up.pid, signal.SIGINT)  # what the terminal does
+    assert up.wait(timeout=60) == 0
+    lines.wait_for("local broker stopped")
+    problems = [line for line in lines.lines if '"level": "error"' in line or "Traceback" in line]
+    assert problems == []
