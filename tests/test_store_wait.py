@@ -1,0 +1,50 @@
+"""A service started while its database is (re)starting waits for it instead of exiting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from dealreg import service as service_module
+from dealreg.service import ServiceDefinition, ServiceRuntime
+from dealreg.settings import Settings
+from dealreg.store import ServiceApplication
+from services.registration.service import REGISTRATION
+
+
+def recovering_store(failures: int) -> tuple[ServiceDefinition, list[str]]:
+    """REGISTRATION, whose store refuses connections ``failures`` times first."""
+    attempts: list[str] = []
+
+    class Recovering(REGISTRATION.application):  # type: ignore[name-defined,misc]
+        def __init__(self, env: Any = None) -> None:
+            attempts.append("try")
+            if len(attempts) <= failures:
+                raise psycopg.OperationalError("the database system is starting up")
+            super().__init__(env)
+
+    return replace(REGISTRATION, application=Recovering), attempts
+
+
+async def test_a_starting_service_waits_for_its_store(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    definition, attempts = recovering_store(failures=2)
+    runtime = ServiceRuntime(definition, Settings(data_dir=tmp_path))
+    app = await runtime._open_store()
+    assert isinstance(app, ServiceApplication)
+    assert len(attempts) == 3
+    app.close()
+
+
+async def test_it_gives_up_after_the_wait_with_the_error(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service_module, "STORE_WAIT_S", 0.5)
+    definition, attempts = recovering_store(failures=100)
+    runtime = ServiceRuntime(definition, Settings(data_dir=tmp_path))
+    with pytest.raises(psycopg.OperationalError, match="starting up"):
+        await runtime._open_store()
+    assert 1 <= len(attempts) <= 3
