@@ -26,21 +26,7 @@ SCHEMA_SERVICES = (*SERVICE_NAMES, "projections")
 
 def stack_env(settings: Settings) -> dict[str, str]:
     """The environment of ``dealreg`` subprocesses for ``settings``."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
-    env.update({
-        "DEALREG_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "DEALREG_DATABASE_URL": settings.database_url,
-        "DEALREG_DB_SCHEMA_PREFIX": settings.db_schema_prefix,
-        "DEALREG_TOPIC_PREFIX": settings.topic_prefix,
-        "DEALREG_CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
-        "DEALREG_PARTITIONS": str(settings.partitions),
-        "DEALREG_BATCH_MAX_RECORDS": str(settings.batch_max_records),
-        "DEALREG_BATCH_TIMEOUT_MS": str(settings.batch_timeout_ms),
-        "DEALREG_OUTBOX_BATCH_SIZE": str(settings.outbox_batch_size),
-        "DEALREG_LOG_LEVEL": settings.log_level,
-        "DEALREG_LOG_FORMAT": settings.log_format,
-    })
-    return env
+    return settings.child_environ()
 
 
 def dealreg_command(*args: str) -> list[str]:

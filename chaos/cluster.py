@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
@@ -19,8 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def service_env(settings: Settings) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
-    return env | settings.with_overrides(log_format="json", log_level="WARNING").environ()
+    return settings.with_overrides(log_format="json", log_level="WARNING").child_environ()
 
 
 @dataclass

@@ -5,6 +5,7 @@ faults for a bounded time, then everything read back for comparison."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import random
@@ -30,6 +31,7 @@ from dealreg.store import ServiceApplication
 from dealreg.topics import ensure_topics
 from services import definitions
 from services.conflict import salesops
+from tests.support import events as ev
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,8 +180,6 @@ def _interleave(valid: list[Message], extra: list[Message],
 
 def _first_submissions(workload: Workload, count: int) -> list[dict[str, Any]]:
     """Registration events of the workload already processed, to submit again altered."""
-    from tests.support import events as ev
-
     chosen = []
     for registration in list(workload.reference.registrations.values())[:count]:
         event = ev.registration_submitted(
@@ -339,8 +339,6 @@ def _same_original(letter: dict[str, Any], value: bytes) -> bool:
     if original is None:
         return False
     if letter.get("original_encoding") == "base64":
-        import base64
-
         return base64.b64decode(original) == value[:len(base64.b64decode(original))]
     return bool(value.decode("utf-8", "replace").startswith(str(original)[:1000]))
 

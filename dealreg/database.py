@@ -21,7 +21,7 @@ from psycopg import sql
 
 from dealreg.recorders import ChainedPostgresProcessRecorder
 from dealreg.settings import Settings, SettingsError
-from dealreg.store import ensure_schema, schema_name
+from dealreg.store import schema_name
 
 
 def init(settings: Settings, role: str, password: str | None) -> list[str]:
@@ -48,9 +48,8 @@ def init(settings: Settings, role: str, password: str | None) -> list[str]:
                 app.close()
             steps.append(f"schema {schema}: {recorder.events_table_name} and "
                          f"{recorder.hashes_table_name} append-only for {role}")
+        ReadStore.open(admin).close()  # creates the schema and its tables
         schema = schema_name(settings, "projections")
-        ensure_schema(settings.database_url, schema)
-        ReadStore.open(admin).close()
         _grant(conn, "GRANT USAGE ON SCHEMA {schema} TO {role}", schema, role)
         _grant(conn, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} "
                "TO {role}", schema, role)

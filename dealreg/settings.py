@@ -87,8 +87,15 @@ class Settings:
                 f"{env_name('cipher_key')} must be a base64 AES key of 16, 24 or 32 bytes")
 
     def environ(self) -> dict[str, str]:
-        """These settings as ``DEALREG_*`` variables (for a ``dealreg`` child process)."""
+        """These settings as ``DEALREG_*`` variables."""
         return {env_name(spec.name): _text(getattr(self, spec.name)) for spec in fields(self)}
+
+    def child_environ(self) -> dict[str, str]:
+        """The environment of a ``dealreg`` child process run with these settings: this
+        process's environment, its own ``DEALREG_*`` variables replaced by these."""
+        inherited = {key: value for key, value in os.environ.items()
+                     if not key.startswith("DEALREG_")}
+        return inherited | self.environ()
 
     @property
     def bootstrap(self) -> str:

@@ -65,17 +65,31 @@ class ServiceApplication(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
-        self._refreshed = self.recorder.max_notification_id() or 0
-        self._known: set[UUID] | None = None
-        if self.repository.cache is not None and isinstance(self.recorder, ChainedRecorder):
-            self._known = set(self.recorder.select_aggregate_ids())
+        self._refreshed = 0
+        self._known: set[UUID] | None = None  # read at the first lookup, not at start-up
+
+    def _known_ids(self) -> set[UUID] | None:
+        """The id of every stored aggregate, when the cache is on (read once, then kept
+        current by :meth:`refresh` and :meth:`record`)."""
+        recorder = self.recorder
+        if (self._known is None and self.repository.cache is not None
+                and isinstance(recorder, ChainedRecorder)):
+            self._refreshed = recorder.max_notification_id() or 0
+            self._known = set(recorder.select_aggregate_ids())
+            # What was cached before (aggregates saved here) is not covered by refresh.
+            # (LRUCache.clear() only resets its recency list, so each key is evicted.)
+            cache = self.repository.cache
+            for key in list(cache.cache):
+                with contextlib.suppress(KeyError):
+                    cache.get(key, evict=True)
+        return self._known
 
     def refresh(self) -> None:
         """Learn the aggregates created, and forget the cached ones changed, since the last
         refresh, by this process or another."""
         cache, known, recorder = self.repository.cache, self._known, self.recorder
         if cache is None or known is None or not isinstance(recorder, ChainedRecorder):
-            return
+            return  # nothing read yet: nothing to make current
         head = recorder.max_notification_id() or 0
         while self._refreshed < head:
             page = recorder.select_changes(self._refreshed, head, REFRESH_PAGE)
@@ -128,7 +142,8 @@ class ServiceApplication(Application[UUID]):
             position = batch[-1].id
 
     def get_or_none(self, aggregate_id: UUID) -> Any:
-        if self._known is not None and aggregate_id not in self._known:
+        known = self._known_ids()
+        if known is not None and aggregate_id not in known:
             return None
         try:
             return self.repository.get(aggregate_id)

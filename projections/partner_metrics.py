@@ -30,7 +30,11 @@ from services.registration.domain import DealRegistration
 
 
 def partner_key(partner_id: str) -> str:
-    return f"partner:{Partner.create_id(partner_id)}"
+    return _partner_doc(Partner.create_id(partner_id))
+
+
+def _partner_doc(partner_uuid: object) -> str:
+    return f"partner:{partner_uuid}"
 
 
 def deals_prefix(partner_id: str) -> str:
@@ -51,7 +55,7 @@ class PartnerMetrics:
 
     def keys(self, service: str, event: Any) -> Iterable[str]:
         if isinstance(event, Partner.Enrolled | Partner.TierChanged):
-            return [f"partner:{event.originator_id}"]
+            return [_partner_doc(event.originator_id)]
         if isinstance(event, DealPayouts.Calculated | DealPayouts.Adjusted):
             return [partner_key(event.partner_id), _deal_key(event)]
         return [partner_key(event.partner_id)]
@@ -61,7 +65,7 @@ class PartnerMetrics:
             _paid(docs[partner_key(event.partner_id)], docs[_deal_key(event)], event)
             return
         if isinstance(event, Partner.Enrolled | Partner.TierChanged):
-            doc = docs[f"partner:{event.originator_id}"]
+            doc = docs[_partner_doc(event.originator_id)]
             if isinstance(event, Partner.Enrolled):
                 doc.update(partner_id=event.partner_id, name=event.name, program=event.program,
                            tier=event.tier, enrolled_at=plain(event.enrolled_at))

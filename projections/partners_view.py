@@ -9,8 +9,6 @@ from typing import Any
 from projections.partner_metrics import deals_prefix, partner_key
 from projections.store import Document, ReadStore
 
-RANKINGS = ("revenue", "win-rate", "time-to-first-deal")
-
 
 def summary(doc: Document) -> dict[str, Any]:
     """A partner's metrics with the derived ones (win rate, days to the first won deal)."""

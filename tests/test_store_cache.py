@@ -53,3 +53,19 @@ def test_without_a_cache_every_read_goes_to_the_store(tmp_path: object) -> None:
     assert first.get_or_none(Partner.create_id("p-1")) is not None
     first.close()
     second.close()
+
+
+def test_what_a_process_saved_before_its_first_lookup_is_not_served_stale(
+        settings: Settings) -> None:
+    first = REGISTRATION.build_application(settings)
+    second = REGISTRATION.build_application(settings)
+    partner_id = Partner.create_id("p-1")
+    first.record([Partner(partner_id="p-1", name="P", program="referral", tier="gold",
+                          enrolled_at=ENROLLED)], Tracking("t", 1))  # cached, ids not read
+    changed = second.get_or_none(partner_id)
+    changed.change_tier(tier="platinum", effective_at=LATER)
+    second.record([changed], Tracking("t", 2))
+
+    assert first.get_or_none(partner_id).tiers[-1][1] == "platinum"
+    first.close()
+    second.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from dataclasses import replace
@@ -16,9 +15,8 @@ REPO = Path(__file__).resolve().parent.parent.parent
 
 def service_env(settings: Settings) -> dict[str, str]:
     """The environment of ``dealreg serve`` for ``settings``, with small batches."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
     small = settings.with_overrides(batch_max_records=4, outbox_batch_size=8, log_format="text")
-    return env | small.environ()
+    return small.child_environ()
 
 
 def after_restart(settings: Settings) -> Settings:
