@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
                         metavar=("SMALL", "LARGE"), help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes (300 registrations, 100 deals, 50/s for 3 s)")
+    parser.add_argument("--one-process", action="store_true",
+                        help="run dealreg up in one process (default: dealreg up --processes, "
+                        "each service in a process of its own)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy record dealreg up during the e2e and payout phases")
     parser.add_argument("--output", type=Path, default=RESULTS,
@@ -117,6 +120,9 @@ def configuration(settings: Settings, args: argparse.Namespace) -> dict[str, Any
         "python": platform.python_version(),
         "platform": platform.platform(),
         "broker": "local Tansu broker (dealreg.local_broker), in memory",
+        "stack": ("dealreg up --processes (each service and the projections follower in a "
+                  "process of its own)" if settings.up_processes
+                  else "dealreg up (one process)"),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -225,7 +231,7 @@ def table(figures: dict[str, Any], checks: dict[str, Any]) -> str:
 
 async def run(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     url = os.environ.get("DEALREG_BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
-    base = bench_settings(url)
+    base = bench_settings(url).with_overrides(up_processes=not args.one_process)
     options = RunOptions(registrations=args.registrations, deals=args.deals, rate=args.rate,
                          duration_s=args.duration, partners=args.partners, base=base,
                          work_dir=work_dir, profile=args.profile,
@@ -271,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{services['batch_max_records']} records / {services['batch_timeout_ms']} ms, outbox "
           f"batch {services['outbox_batch_size']}, PostgreSQL synchronous_commit "
           f"{cfg['postgres']['synchronous_commit']}, fsync {cfg['postgres']['fsync']}; "
+          f"stack {cfg['stack']}; "
           f"{cfg['cpu_count']} CPUs; commit {cfg['git_commit'][:12]}; "
           f"{results['bench_seconds']:.0f} s in all")
     args.output.parent.mkdir(parents=True, exist_ok=True)

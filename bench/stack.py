@@ -89,8 +89,12 @@ class _ProcTree:
         return total
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self.ticks
+        total = 0
+        for pid in self.tree():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / self.ticks
 
 
 class MemorySampler:
@@ -144,11 +148,16 @@ class MemorySampler:
         return self.peak_bytes / (1 << 20)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (threads included)."""
+        """User + system CPU time of the process and its children so far (threads included;
+        the bundled broker is not started by the stack under test)."""
         if self._psutil is None:
             return self._proc.cpu_seconds()
-        times = self.process.cpu_times()
-        return float(times.user + times.system)
+        total = 0.0
+        for proc in [self.process, *self.process.children(recursive=True)]:
+            with contextlib.suppress(self._psutil.Error):
+                times = proc.cpu_times()
+                total += float(times.user + times.system)
+        return total
 
 
 @dataclass
@@ -174,7 +183,7 @@ class Profiler:
         self.output.parent.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
             [binary, "record", "--pid", str(self.pid), "--rate", str(self.rate), "--format",
-             "raw", "--output", str(self.output), "--nonblocking"],
+             "raw", "--output", str(self.output), "--nonblocking", "--subprocesses"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         return self

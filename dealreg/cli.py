@@ -38,9 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true", help="JSON output (tools)")
         return sub
 
-    with_store(commands.add_parser(
-        "up", help="run all three services in this process (starts the local broker "
-        "unless --kafka or DEALREG_KAFKA_BOOTSTRAP is given)"))
+    up = with_store(commands.add_parser(
+        "up", help="run all three services and the projections follower (starts the local "
+        "broker unless --kafka or DEALREG_KAFKA_BOOTSTRAP is given)"))
+    up.add_argument("--processes", action="store_true", default=None,
+                    help="each service and the projections follower in a process of its own, "
+                    "to use every core (DEALREG_UP_PROCESSES; default: one process)")
     serve = with_store(commands.add_parser("serve", help="run one service (production)"))
     serve.add_argument("service", choices=SERVICE_NAMES)
 
@@ -165,6 +168,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         database_url=getattr(args, "store", None),
         data_dir=getattr(args, "data_dir", None),
         partitions=getattr(args, "partitions", None),
+        up_processes=getattr(args, "processes", None),
     )
 
 
@@ -186,6 +190,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from dealreg import tools
 
     match args.command:
+        case "up" if settings.up_processes:
+            from dealreg.supervisor import run_processes
+
+            await run_processes(settings, start_local_broker=not settings.kafka_bootstrap)
+            return 0
         case "up":
             from dealreg.stack import run_services
             from projections.cli import follow_projections

@@ -27,8 +27,9 @@ class LocalBrokerError(RuntimeError):
     """The local broker could not be started."""
 
 
-def _die_with_parent() -> None:
-    """In the broker's process: get SIGTERM when dealreg dies, even by SIGKILL (Linux)."""
+def die_with_parent() -> None:
+    """In a child process (the broker, a service): get SIGTERM when dealreg dies, even by
+    SIGKILL (Linux)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -89,7 +90,7 @@ class LocalBroker:
         ]
         self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             # Not in the terminal's process group: Ctrl-C reaches dealreg, which publishes
             # what it stored before it stops the broker (it dies with dealreg regardless).
             start_new_session=True,

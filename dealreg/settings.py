@@ -48,6 +48,7 @@ class Settings:
     aggregate_cache_size: int = 20_000
     fetch_max_wait_ms: int = 20
     service_db_password: str = ""
+    up_processes: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -32,14 +32,15 @@ class StderrLines:
         for line in self._stream:
             self.lines.append(line)
 
-    def wait_for(self, text: str, timeout_s: float = 60) -> str:
+    def wait_for(self, *texts: str, timeout_s: float = 60) -> str:
+        """The first line that contains every one of ``texts``."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for line in list(self.lines):
-                if text in line:
+                if all(text in line for text in texts):
                     return line
             time.sleep(0.05)
-        raise AssertionError(f"{text!r} not logged; stderr was:\n{''.join(self.lines)}")
+        raise AssertionError(f"{texts!r} not logged; stderr was:\n{''.join(self.lines)}")
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,9 +48,10 @@ DEALREG = [sys.executable, "-m", "dealreg.cli"]
 Stack = tuple[dict[str, str], subprocess.Popen[str], "StderrLines"]
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """``dealreg up`` on its local default: the bundled broker and SQLite files."""
+@pytest.fixture(params=[[], ["--processes"]], ids=["one-process", "processes"])
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """``dealreg up`` on its local default: the bundled broker and SQLite files; in one
+    process, and with each service in a process of its own."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
     env |= {
@@ -58,7 +60,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "DEALREG_SESSION_TIMEOUT_MS": "2000",
         "DEALREG_LOG_FORMAT": "text",
     }
-    up = subprocess.Popen([*DEALREG, "up"], cwd=REPO, env=env, text=True,
+    up = subprocess.Popen([*DEALREG, "up", *request.param], cwd=REPO, env=env, text=True,
                           stderr=subprocess.PIPE)
     lines = StderrLines(up)
     banner = lines.wait_for("dealreg up:")
@@ -83,6 +85,43 @@ def test_up_publish_tail_and_clean_stop(
     stack: Stack,
 ) -> None:
     env, up, lines = stack
+    assert_registrations_decided(env)
+    up.send_signal(signal.SIGINT)
+    assert up.wait(timeout=60) == 0
+    lines.wait_for("stopping")
+
+
+def test_a_killed_service_process_is_started_again_and_loses_nothing(tmp_path: Path) -> None:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
+    env |= {"DEALREG_LOCAL_BROKER_PORT": str(port), "DEALREG_DATA_DIR": str(tmp_path / "data"),
+            "DEALREG_SESSION_TIMEOUT_MS": "2000", "DEALREG_LOG_FORMAT": "json"}
+    up = subprocess.Popen([*DEALREG, "up", "--processes"], cwd=REPO, env=env, text=True,
+                          stderr=subprocess.PIPE)
+    lines = StderrLines(up)
+    try:
+        started = json.loads(lines.wait_for('"child": "registration"'))
+        lines.wait_for('"service": "registration"')  # its store is open
+        os.kill(started["pid"], signal.SIGKILL)
+        lines.wait_for("process exited; starting it again")
+        again = json.loads(lines.wait_for('"process started"', '"restarts": 1}'))
+        assert again["child"] == "registration"
+        assert again["pid"] != started["pid"]
+        client_env = {key: value for key, value in env.items()
+                      if key != "DEALREG_LOCAL_BROKER_PORT"}
+        client_env["DEALREG_KAFKA_BOOTSTRAP"] = f"127.0.0.1:{port}"
+        assert_registrations_decided(client_env)
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+
+
+def assert_registrations_decided(env: dict[str, str]) -> None:
+    """The README's example partners and registrations, published, are all decided, and the
+    projections and the audit chain follow."""
     published = dealreg(env, "publish", "partners.v1", "examples/partners.jsonl")
     assert published.returncode == 0, published.stderr
     assert "published 2 event(s)" in published.stderr
@@ -117,10 +156,6 @@ def test_up_publish_tail_and_clean_stop(
     assert verified.returncode == 0, verified.stdout
     assert verified.stdout.count(": ok,") == 3
 
-    up.send_signal(signal.SIGINT)
-    assert up.wait(timeout=60) == 0
-    lines.wait_for("stopping")
-
 
 def test_publish_validates_every_line_before_producing(
     stack: Stack,
@@ -139,14 +174,16 @@ def test_publish_validates_every_line_before_producing(
     assert tailed.stdout == ""
 
 
-def test_ctrl_c_in_a_terminal_stops_the_stack_before_its_broker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [[], ["--processes"]], ids=["one-process", "processes"])
+def test_ctrl_c_in_a_terminal_stops_the_stack_before_its_broker(tmp_path: Path,
+                                                                 mode: list[str]) -> None:
     """A terminal's Ctrl-C reaches the whole foreground process group: the bundled broker
     must outlive the services' shutdown, which publishes what they stored."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
     env |= {"DEALREG_LOCAL_BROKER_PORT": str(port), "DEALREG_DATA_DIR": str(tmp_path / "data"),
             "DEALREG_SESSION_TIMEOUT_MS": "2000"}
-    up = subprocess.Popen([*DEALREG, "up"], cwd=REPO, env=env, text=True,
+    up = subprocess.Popen([*DEALREG, "up", *mode], cwd=REPO, env=env, text=True,
                           stderr=subprocess.PIPE, start_new_session=True)
     lines = StderrLines(up)
     lines.wait_for("dealreg up:")

@@ -1,0 +1,148 @@
+"""``dealreg up --processes``: each service, and the projections follower, in its own process.
+
+One Python process computes on one core at a time (the GIL), and ``dealreg up`` is
+CPU-bound in Python long before PostgreSQL is busy. The services share nothing but Kafka
+and their event stores, so they run as ``dealreg serve NAME`` children, as in production
+(one process per service), plus ``dealreg projections follow``.
+
+The parent starts the bundled broker (unless Kafka is configured), creates the topics and
+every store's tables once, so that children starting together never race to create the
+same tables, and runs the children with ``DEALREG_CREATE_TABLES=false``. A child that dies
+is started again: it resumes from the positions in its store, so nothing is lost and
+nothing applied twice. SIGINT or SIGTERM stops every child (each publishes what it has
+stored), then the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dealreg.local_broker import LocalBroker, die_with_parent
+from dealreg.settings import SERVICE_NAMES, Settings
+from dealreg.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+#: A child that dies is started again after this many seconds.
+RESTART_DELAY_S = 1.0
+#: How long a stopping child may take to publish what it stored before it is killed.
+STOP_TIMEOUT_S = 120.0
+
+
+def prepare_stores(settings: Settings) -> None:
+    """Create every service's tables and the projections' tables (when this process may)."""
+    if not settings.create_tables:
+        return
+    from dealreg.stores import service_stores
+    from projections.store import ReadStore
+
+    with service_stores(settings):
+        pass
+    ReadStore.open(settings).close()
+
+
+@dataclass
+class Child:
+    """One ``dealreg`` subcommand run as a child process, started again when it dies."""
+
+    name: str
+    arguments: Sequence[str]
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+
+    async def start(self, env: dict[str, str]) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "dealreg.cli", *self.arguments, env=env,
+            preexec_fn=die_with_parent)
+        log.info("process started", extra={"child": self.name, "pid": self.process.pid,
+                                           "restarts": self.restarts})
+
+    async def stop(self) -> int | None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return process.returncode if process else None
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.error("process did not stop in time; killed", extra={"child": self.name})
+            process.kill()
+            return await process.wait()
+
+
+def children() -> list[Child]:
+    return [*(Child(name, ["serve", name]) for name in SERVICE_NAMES),
+            Child("projections", ["projections", "follow"])]
+
+
+async def run_processes(settings: Settings, *, start_local_broker: bool,
+                        stop: asyncio.Event | None = None) -> None:
+    """Run the stack as child processes until SIGINT/SIGTERM (or ``stop``)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    broker = LocalBroker(port=settings.local_broker_port) if start_local_broker else None
+    running = children()
+    try:
+        if broker is not None:
+            await asyncio.to_thread(broker.start)
+            settings = settings.with_overrides(kafka_bootstrap=broker.bootstrap)
+        await ensure_topics(settings)
+        await asyncio.to_thread(prepare_stores, settings)
+        env = settings.with_overrides(create_tables=False).child_environ()
+        for child in running:
+            await child.start(env)
+        where = "local broker" if broker else "Kafka"
+        print(f"dealreg up: {', '.join(c.name for c in running)} in {len(running)} processes "
+              f"| {where} at {settings.bootstrap} | events in {settings.store_description()} "
+              "| Ctrl-C stops", file=sys.stderr, flush=True)
+        await _supervise(running, env, stop)
+        print("dealreg: stopping, publishing what is stored…", file=sys.stderr, flush=True)
+    finally:
+        codes = await asyncio.gather(*(child.stop() for child in running))
+        for child, code in zip(running, codes, strict=True):
+            if code not in (None, 0):
+                log.warning("process stopped with an error",
+                            extra={"child": child.name, "exit_code": code})
+        if broker is not None:
+            broker.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _supervise(running: list[Child], env: dict[str, str], stop: asyncio.Event) -> None:
+    """Wait for ``stop``; start again any child that exits meanwhile."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            exits = {asyncio.ensure_future(child.process.wait()): child for child in running
+                     if child.process is not None and child.process.returncode is None}
+            if not exits:
+                return
+            done, _ = await asyncio.wait([stopping, *exits], return_when=asyncio.FIRST_COMPLETED)
+            for waiter in exits:
+                waiter.cancel()
+            for waiter in done:
+                child = exits.get(waiter)
+                if child is None or stop.is_set():
+                    continue
+                if waiter.result() == 0:  # stopped as asked (a terminal's Ctrl-C reaches all)
+                    log.info("process stopped", extra={"child": child.name})
+                    continue
+                log.error("process exited; starting it again",
+                          extra={"child": child.name, "exit_code": waiter.result(),
+                                 "restarts": child.restarts + 1})
+                await asyncio.sleep(RESTART_DELAY_S)
+                child.restarts += 1
+                if not stop.is_set():
+                    await child.start(env)
+    finally:
+        stopping.cancel()
