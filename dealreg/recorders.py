@@ -18,6 +18,7 @@ in Python in the inserting transaction.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -57,6 +58,10 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
             "SELECT notification_id, originator_id, originator_version FROM {0}.{1} "
             "WHERE notification_id > %s AND notification_id <= %s "
             "ORDER BY notification_id LIMIT %s").format(schema, Identifier(events_table_name))
+        self.select_events_of_statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version").format(
+            schema, Identifier(events_table_name))
 
     def _chain_statements(self, schema: Identifier) -> list[Composed]:
         hashes = Identifier(self.hashes_table_name)
@@ -125,6 +130,17 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
             curs.execute(self.select_hashes_statement, (after, limit), prepare=True)
             return [(row["notification_id"], bytes(row["hash"])) for row in curs.fetchall()]
 
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of the given aggregates, by aggregate then version (one index
+        scan for a batch's aggregates, instead of one query each)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_events_of_statement, (list(originator_ids),),
+                         prepare=True)
+            return [StoredEvent(originator_id=row["originator_id"],
+                                originator_version=row["originator_version"],
+                                topic=row["topic"], state=bytes(row["state"]))
+                    for row in curs.fetchall()]
+
 
 class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
     def __init__(self, datastore: SQLiteDatastore, *,
@@ -144,6 +160,10 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
         self.select_changes_statement = (
             f"SELECT rowid, originator_id, originator_version FROM {events_table_name} "  # noqa: S608
             "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?")
+        self.select_events_of_statement = (
+            f"SELECT originator_id, originator_version, topic, state FROM {events_table_name} "  # noqa: S608
+            "WHERE originator_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY originator_id, originator_version")
         super().__init__(datastore, events_table_name=events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -187,6 +207,14 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(self.select_hashes_statement, (after, limit))
             return [(row[0], bytes(row[1])) for row in c.fetchall()]
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of the given aggregates, by aggregate then version."""
+        ids = json.dumps([originator_id.hex for originator_id in originator_ids])  # as stored
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.select_events_of_statement, (ids,))
+            return [StoredEvent(originator_id=UUID(row[0]), originator_version=row[1],
+                                topic=row[2], state=row[3]) for row in c.fetchall()]
 
 
 ChainedRecorder = ChainedPostgresProcessRecorder | ChainedSQLiteProcessRecorder

@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 
 from dealreg.consumer import EffectivelyOnceConsumer
 from dealreg.outbox import Emission, Emitter, OutboxRelay
-from dealreg.processing import Handler, InboundProcessor
+from dealreg.processing import Handler, InboundProcessor, Reads
 from dealreg.rejections import RejectedMessage, dead_letter
 from dealreg.settings import Settings
 from dealreg.store import ServiceApplication, application_env
@@ -51,6 +51,7 @@ class ServiceDefinition:
     handlers: Mapping[str, Handler]
     emit: Emitter
     background: tuple[BackgroundTask, ...] = ()
+    reads: Mapping[str, Reads] = field(default_factory=dict)
 
     def build_application(self, settings: Settings) -> ServiceApplication:
         return self.application(env=application_env(settings, self.name))
@@ -138,6 +139,7 @@ class ServiceRuntime:
             self.definition.handlers,
             logical_topic=settings.logical_topic,
             tracking_prefix=f"kafka:{cluster_id}:",
+            reads=self.definition.reads,
         )
         self._broker = KafkaBroker(
             settings.bootstrap, client_id=f"dealreg-{name}", logger=None

@@ -20,7 +20,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     JSONTranscoder,
@@ -101,6 +106,28 @@ class ServiceApplication(Application[UUID]):
                     if cache.get(originator).version < version:
                         cache.get(originator, evict=True)
             self._refreshed = page[-1][0]
+
+    def prefetch(self, aggregate_ids: Iterable[UUID]) -> int:
+        """Read into the cache, in one query, the stored aggregates among ``aggregate_ids``
+        that it does not hold: what a batch is about to read, instead of one round trip
+        for each. Returns how many were read."""
+        cache, known, recorder = self.repository.cache, self._known_ids(), self.recorder
+        if cache is None or known is None or not isinstance(recorder, ChainedRecorder):
+            return 0
+        missing = [aggregate_id for aggregate_id in set(aggregate_ids)
+                   if aggregate_id in known and aggregate_id not in cache.cache]
+        if not missing:
+            return 0
+        events: dict[UUID, list[Any]] = {}
+        for stored in recorder.select_events_of(missing):
+            assert isinstance(stored.originator_id, UUID)
+            events.setdefault(stored.originator_id, []).append(
+                self.mapper.to_domain_event(stored))
+        for aggregate_id, history in events.items():
+            aggregate = project_aggregate(None, history)
+            if aggregate is not None:
+                cache.put(aggregate_id, aggregate)
+        return len(events)
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()

@@ -31,10 +31,9 @@ async def run_projections(args: argparse.Namespace, settings: Settings) -> int:
                           f"{lag.head:>9}  behind {lag.behind}")
                 return 0
             if args.projections_command == "rebuild":
-                for projection in chosen:
-                    applied = await asyncio.to_thread(projector.rebuild, projection,
-                                                      progress_bar())
-                    print(f"{projection.name}: rebuilt from {applied} events", file=sys.stderr)
+                applied = await asyncio.to_thread(projector.rebuild, chosen, progress_bar())
+                for name, events in applied.items():
+                    print(f"{name}: rebuilt from {events} events", file=sys.stderr)
             if args.projections_command == "follow" or getattr(args, "follow", False):
                 await follow(projector, chosen)
             return 0

@@ -68,28 +68,51 @@ class Projector:
                 lags.append(Lag(projection.name, source, positions.get(source, 0), head))
         return lags
 
-    def catch_up(self, projection: Projection, progress: Progress | None = None) -> int:
-        """Apply every event recorded so far; the number of events applied."""
-        lags = [lag for lag in self.status([projection]) if lag.behind]
-        total, done, applied = sum(lag.behind for lag in lags), 0, 0
-        for lag in lags:
-            app = self.apps[lag.source]
-            topics = {f"{kind.__module__}:{kind.__qualname__}"
-                      for kind in projection.sources[lag.source]}
-            position = lag.position
-            while position < lag.head:
+    def catch_up(self, projections: Sequence[Projection],
+                 progress: Progress | None = None) -> dict[str, int]:
+        """Apply every event recorded so far; the number of events applied, by projection.
+
+        Each source log is read once for all ``projections`` (from the earliest of their
+        positions), and each event decoded once."""
+        applied = {projection.name: 0 for projection in projections}
+        plans = []
+        for source in dict.fromkeys(s for projection in projections for s in projection.sources):
+            head = self.apps[source].recorder.max_notification_id() or 0
+            readers = [(projection, self.store.positions(projection.name).get(source, 0))
+                       for projection in projections if source in projection.sources]
+            behind = [(projection, start) for projection, start in readers if start < head]
+            if behind:
+                plans.append((source, head, behind))
+        total = sum(head - min(start for _, start in behind) for _, head, behind in plans)
+        label = projections[0].name if len(projections) == 1 else "projections"
+        done = 0
+        for source, head, behind in plans:
+            app = self.apps[source]
+            topics = {projection.name: {f"{kind.__module__}:{kind.__qualname__}"
+                                        for kind in projection.sources[source]}
+                      for projection, _ in behind}
+            wanted = set().union(*topics.values())
+            position = min(start for _, start in behind)
+            while position < head:
                 # Pages by position only, filtered here: a range scan of the log's index,
                 # where a filter on the topic in SQL slows down as the log grows.
                 page = app.recorder.select_notifications(
-                    start=position, stop=lag.head, limit=PAGE, inclusive_of_start=False)
-                reached = page[-1].id if len(page) == PAGE else lag.head
-                events = [app.mapper.to_domain_event(notification) for notification in page
-                          if notification.topic in topics]
-                self._apply(projection, lag.source, events, reached)
+                    start=position, stop=head, limit=PAGE, inclusive_of_start=False)
+                reached = page[-1].id if len(page) == PAGE else head
+                decoded = [(notification.id, notification.topic,
+                            app.mapper.to_domain_event(notification))
+                           for notification in page if notification.topic in wanted]
+                for projection, start in behind:
+                    if reached <= start:
+                        continue
+                    mine = topics[projection.name]
+                    events = [event for notification_id, topic, event in decoded
+                              if notification_id > start and topic in mine]
+                    self._apply(projection, source, events, reached)
+                    applied[projection.name] += len(events)
                 done, position = done + reached - position, reached
-                applied += len(events)
                 if progress is not None:
-                    progress(projection.name, done, total)
+                    progress(label, done, total)
         return applied
 
     def _apply(self, projection: Projection, source: str, events: list[Any],
@@ -102,24 +125,26 @@ class Projector:
             projection.apply(docs, source, event)
         self.store.save(projection.name, docs, source, position)
 
-    def rebuild(self, projection: Projection, progress: Progress | None = None) -> int:
-        self.store.reset(projection.name)
-        return self.catch_up(projection, progress)
+    def rebuild(self, projections: Sequence[Projection],
+                progress: Progress | None = None) -> dict[str, int]:
+        """Forget ``projections`` and apply the whole history to them again."""
+        for projection in projections:
+            self.store.reset(projection.name)
+        return self.catch_up(projections, progress)
 
     async def follow(self, projections: Sequence[Projection], stop: asyncio.Event,
                      interval_s: float = 0.5) -> None:
         """Catch up every ``interval_s`` until ``stop`` is set."""
         while not stop.is_set():
-            for projection in projections:
-                try:
-                    applied = await asyncio.to_thread(self.catch_up, projection)
-                except Exception:  # a store unreachable for a while: retry, never stop
-                    log.exception("projection update failed, retrying",
-                                  extra={"projection": projection.name})
-                    continue
-                if applied:
-                    log.debug("projection updated",
-                              extra={"projection": projection.name, "events": applied})
+            try:
+                applied = await asyncio.to_thread(self.catch_up, projections)
+            except Exception:  # a store unreachable for a while: retry, never stop
+                log.exception("projections update failed, retrying")
+            else:
+                for name, events in applied.items():
+                    if events:
+                        log.debug("projection updated",
+                                  extra={"projection": name, "events": events})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
 

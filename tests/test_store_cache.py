@@ -69,3 +69,26 @@ def test_what_a_process_saved_before_its_first_lookup_is_not_served_stale(
     assert first.get_or_none(partner_id).tiers[-1][1] == "platinum"
     first.close()
     second.close()
+
+
+def test_a_batch_reads_the_aggregates_it_is_about_to_use_in_one_query(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = REGISTRATION.build_application(settings)
+    reader = REGISTRATION.build_application(settings)
+    ids = [Partner.create_id(f"p-{n}") for n in range(3)]
+    partners = [Partner(partner_id=f"p-{n}", name="P", program="referral", tier="gold",
+                        enrolled_at=ENROLLED) for n in range(3)]
+    partners[1].change_tier(tier="platinum", effective_at=LATER)
+    writer.record(partners, Tracking("t", 1))
+    assert reader.get_or_none(ids[0]) is not None  # cached one by one; ids known
+
+    def one_by_one(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an aggregate was read on its own")
+
+    monkeypatch.setattr(reader.recorder, "select_events", one_by_one)
+    assert reader.prefetch([*ids, Partner.create_id("unknown")]) == 2  # not the cached one
+    assert reader.get_or_none(ids[1]).tiers[-1][1] == "platinum"
+    assert reader.get_or_none(ids[2]).tiers[-1][1] == "gold"
+    assert reader.prefetch(ids) == 0
+    writer.close()
+    reader.close()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from uuid import UUID
 
-from dealreg.processing import Handler, UnitOfWork
+from dealreg.processing import Handler, Reads, UnitOfWork
 from events.schemas import ParsedEvent
 from events.schemas import outputs as out
 from events.schemas.inputs import (
@@ -15,6 +16,7 @@ from events.schemas.inputs import (
     RegistrationWinner,
 )
 from services.conflict import app
+from services.conflict.domain import AccountClaims, AccountOf
 from services.program_policy import publish_policy
 
 
@@ -82,4 +84,20 @@ HANDLERS: Mapping[str, Handler] = {
     "deal.closed": on_deal_closed,
     "dispute.raised": on_dispute_raised,
     "dispute.resolved": on_dispute_resolved,
+}
+
+
+def _claim_reads(event: ParsedEvent) -> Iterable[UUID]:
+    data = event.data_as(out.RegistrationReceived)
+    return (AccountClaims.create_id(data.account_key),
+            AccountOf.create_id("registration", data.registration_id))
+
+
+def _approval_read(event: ParsedEvent) -> Iterable[UUID]:
+    return (AccountClaims.create_id(event.data_as(out.RegistrationApproved).account_key),)
+
+
+READS: Mapping[str, Reads] = {
+    "registration.received": _claim_reads,
+    "registration.approved": _approval_read,
 }

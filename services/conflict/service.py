@@ -5,12 +5,13 @@ from __future__ import annotations
 from dealreg.service import ServiceDefinition
 from services.conflict.app import ConflictApplication
 from services.conflict.emissions import emit
-from services.conflict.handlers import HANDLERS
+from services.conflict.handlers import HANDLERS, READS
 
 CONFLICT = ServiceDefinition(
     name="conflict",
     application=ConflictApplication,
     input_topics=("program.v1", "registrations.v1", "crm.v1", "salesops.v1"),
     handlers=HANDLERS,
+    reads=READS,
     emit=emit,
 )

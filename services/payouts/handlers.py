@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from uuid import UUID
 
-from dealreg.processing import Handler, UnitOfWork
+from dealreg.processing import Handler, Reads, UnitOfWork
 from events.schemas import ParsedEvent
 from events.schemas import outputs as out
 from events.schemas.inputs import DealClosed, DealRefunded, PartnerEnrolled, PartnerTierChanged
+from services.account_key import account_key
 from services.partners import change_partner_tier, enroll_partner
 from services.payouts import app
+from services.payouts.domain import AccountFacts, DealPayouts
 from services.program_policy import publish_policy
 
 
@@ -112,4 +115,21 @@ HANDLERS: Mapping[str, Handler] = {
     "registration.rejected": on_rejected,
     "dispute.opened": on_dispute_opened,
     "dispute.settled": on_dispute_settled,
+}
+
+
+def _deal_reads(event: ParsedEvent) -> Iterable[UUID]:
+    data = event.data_as(DealClosed)
+    key = account_key(company_name=data.account.company_name, country=data.account.country,
+                      domain=data.account.domain)
+    return DealPayouts.create_id(data.deal_id), AccountFacts.create_id(key)
+
+
+def _approval_read(event: ParsedEvent) -> Iterable[UUID]:
+    return (AccountFacts.create_id(event.data_as(out.RegistrationApproved).account_key),)
+
+
+READS: Mapping[str, Reads] = {
+    "deal.closed": _deal_reads,
+    "registration.approved": _approval_read,
 }

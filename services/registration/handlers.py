@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from uuid import UUID
 
-from dealreg.processing import Handler, UnitOfWork
+from dealreg.processing import Handler, Reads, UnitOfWork
 from events.schemas import ParsedEvent
 from events.schemas.inputs import (
     RegistrationExtensionRequested,
@@ -12,9 +13,10 @@ from events.schemas.inputs import (
     RegistrationWithdrawalRequested,
 )
 from events.schemas.outputs import ClaimDenied, ClaimGranted, DisputeOpened, DisputeSettled
-from services.partners import change_partner_tier, enroll_partner
+from services.partners import Partner, change_partner_tier, enroll_partner
 from services.program_policy import publish_policy
 from services.registration import app
+from services.registration.domain import DealRegistration
 
 
 def on_registration_submitted(unit: UnitOfWork, event: ParsedEvent) -> None:
@@ -84,4 +86,22 @@ HANDLERS: Mapping[str, Handler] = {
     "claim.denied": on_claim_denied,
     "dispute.opened": on_dispute_opened,
     "dispute.settled": on_dispute_settled,
+}
+
+
+def _submission_reads(event: ParsedEvent) -> Iterable[UUID]:
+    data = event.data_as(RegistrationSubmitted)
+    return DealRegistration.create_id(data.registration_id), Partner.create_id(data.partner_id)
+
+
+def _claim_read(event: ParsedEvent) -> Iterable[UUID]:
+    if event.name == "claim.granted":
+        return (DealRegistration.create_id(event.data_as(ClaimGranted).registration_id),)
+    return (DealRegistration.create_id(event.data_as(ClaimDenied).registration_id),)
+
+
+READS: Mapping[str, Reads] = {
+    "registration.submitted": _submission_reads,
+    "claim.granted": _claim_read,
+    "claim.denied": _claim_read,
 }

@@ -47,7 +47,7 @@ class InMemoryBus:
             app = (definition.application(env=IN_MEMORY) if self.settings is None
                    else definition.build_application(self.settings))
             processor = InboundProcessor(app, definition.handlers, logical_topic=lambda t: t,
-                                         tracking_prefix="bus:")
+                                         tracking_prefix="bus:", reads=definition.reads)
             self.services[definition.name] = Wired(definition, app, processor)
 
     def send(self, topic: str, event: dict[str, Any]) -> None:
