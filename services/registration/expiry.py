@@ -34,15 +34,17 @@ class ExpiryIndex:
     pending: dict[str, datetime] = field(default_factory=dict)
 
     def catch_up(self, app: ServiceApplication) -> None:
-        while True:
+        """Apply the events stored since the last call. The read is bounded by the log's
+        head, and the position moves to the head even when nothing there concerns expiry,
+        so a tick never reads the same stretch of the log twice."""
+        head = app.recorder.max_notification_id() or 0
+        while self.position < head:
             notifications = app.recorder.select_notifications(
-                start=self.position, limit=READ_BATCH, inclusive_of_start=False,
+                start=self.position, stop=head, limit=READ_BATCH, inclusive_of_start=False,
                 topics=TOPICS)
-            if not notifications:
-                return
             for notification in notifications:
                 self.apply(app.mapper.to_domain_event(notification))
-            self.position = notifications[-1].id
+            self.position = notifications[-1].id if len(notifications) == READ_BATCH else head
 
     def apply(self, domain_event: object) -> None:
         match domain_event:
