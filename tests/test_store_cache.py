@@ -92,3 +92,19 @@ def test_a_batch_reads_the_aggregates_it_is_about_to_use_in_one_query(
     assert reader.prefetch(ids) == 0
     writer.close()
     reader.close()
+
+
+def test_a_batch_is_stored_in_order_and_each_event_learns_its_position(
+        settings: Settings) -> None:
+    app = REGISTRATION.build_application(settings)
+    partners = [Partner(partner_id=f"p-{n}", name="P", program="referral", tier="gold",
+                        enrolled_at=ENROLLED) for n in range(50)]
+    for partner in partners[::3]:
+        partner.change_tier(tier="platinum", effective_at=LATER)
+    recordings = app.record(partners, Tracking("t", 1))
+    stored = app.recorder.select_notifications(start=1, limit=100)
+    assert [(n.id, n.originator_id, n.originator_version) for n in stored] == [
+        (r.notification.id, r.domain_event.originator_id, r.domain_event.originator_version)
+        for r in recordings]
+    assert len(stored) == 50 + 17
+    app.close()
