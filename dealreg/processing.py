@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
@@ -108,6 +108,17 @@ class UnitOfWork:
     def aggregates(self) -> Iterable[Aggregate]:
         return self._aggregates.values()
 
+    @contextlib.contextmanager
+    def forgotten_on_failure(self) -> Iterator[None]:
+        """The application's cached aggregates are shared, not copied: when applying or
+        storing the batch fails, the ones it read, which it may have changed in memory, are
+        evicted from the cache, to be read again as stored."""
+        try:
+            yield
+        except BaseException:
+            self._app.forget(self._aggregates)
+            raise
+
     @property
     def app(self) -> ServiceApplication:
         """The application, for queries over its stored events (e.g. the notification log)."""
@@ -190,8 +201,11 @@ class InboundProcessor:
                 fresh = [record for record in fresh if record.offset < deferred.offset]
             if not fresh:
                 return Processed(0, deferred)
+            unit = UnitOfWork(self.app)
             try:
-                unit = self._apply_all(fresh, poisoned, overdue)
+                with unit.forgotten_on_failure():
+                    self._apply_all(unit, fresh, poisoned, overdue)
+                    self.app.record(unit.aggregates(), Tracking(name, fresh[-1].offset + 1))
             except BatchAbortedError as aborted:
                 poisoned[aborted.offset] = aborted.cause
                 continue
@@ -200,8 +214,6 @@ class InboundProcessor:
                 log.info("record deferred", extra={"topic": topic, "partition": partition,
                                                    "offset": wait.offset, "reason": wait.reason})
                 continue
-            try:
-                self.app.record(unit.aggregates(), Tracking(name, fresh[-1].offset + 1))
             except IntegrityError:
                 log.info(
                     "batch already applied in part by another consumer; re-reading",
@@ -215,11 +227,11 @@ class InboundProcessor:
 
     def _apply_all(
         self,
+        unit: UnitOfWork,
         records: Sequence[InboundRecord],
         poisoned: Mapping[int, Exception],
         overdue: Callable[[InboundRecord], bool],
-    ) -> UnitOfWork:
-        unit = UnitOfWork(self.app)
+    ) -> None:
         parsed = [self._parse(record) for record in records]
         self._prefetch(event for event in parsed if isinstance(event, ParsedEvent))
         for record, event in zip(records, parsed, strict=True):
@@ -248,7 +260,6 @@ class InboundProcessor:
                            "offset": record.offset, "event": event.name},
                 )
                 raise BatchAbortedError(record.offset, exc) from exc
-        return unit
 
     def _parse(self, record: InboundRecord) -> ParsedEvent | BadInput:
         try:

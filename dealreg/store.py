@@ -63,7 +63,10 @@ class ServiceApplication(Application[UUID]):
     are made current with everything stored since, by any process, at the start of every
     batch (:meth:`refresh`: one query over the new part of the notification log); a write
     based on what another process changed meanwhile fails on its version like any
-    concurrent write, and is retried after a refresh.
+    concurrent write, and is retried after a refresh. Cached aggregates are shared, not
+    copied at every read: whatever fails to store what it changed evicts it (:meth:`record`,
+    ``UnitOfWork.forgotten_on_failure``), and a thread beside the consumer's reads
+    :meth:`stored` instead.
     """
 
     recorder: ProcessRecorder
@@ -129,6 +132,19 @@ class ServiceApplication(Application[UUID]):
                 cache.put(aggregate_id, aggregate)
         return len(events)
 
+    def forget(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Evict aggregates from the cache (changed in memory by a batch that failed)."""
+        cache = self.repository.cache
+        if cache is not None:
+            for aggregate_id in aggregate_ids:
+                with contextlib.suppress(KeyError):
+                    cache.get(aggregate_id, evict=True)
+
+    def stored(self, aggregate_id: UUID) -> Any:
+        """The aggregate as stored now, read from the store, never shared with the cache
+        (for a thread beside the consumer's, e.g. the expiry scheduler); None if absent."""
+        return project_aggregate(None, self.events.get(aggregate_id))
+
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
 
@@ -139,13 +155,19 @@ class ServiceApplication(Application[UUID]):
     def record(
         self, aggregates: Iterable[Aggregate], tracking: Tracking
     ) -> list[Recording[UUID]]:
-        """Store the pending events of ``aggregates`` and ``tracking`` in one transaction."""
+        """Store the pending events of ``aggregates`` and ``tracking`` in one transaction.
+        If that fails, the aggregates, which may be the cached ones, are evicted."""
+        aggregates = list(aggregates)
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
         processing_event.collect_events(*aggregates)
         if not processing_event.events:
             self.recorder.insert_tracking(tracking)
             return []
-        recordings = self._record(processing_event)
+        try:
+            recordings = self._record(processing_event)
+        except BaseException:
+            self.forget(aggregate.id for aggregate in aggregates)
+            raise
         if self._known is not None:
             self._known.update(processing_event.aggregates)
         return recordings
@@ -187,7 +209,10 @@ def _cache_env(settings: Settings) -> dict[str, str]:
     if not settings.aggregate_cache_size:
         return {}
     return {"AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
-            "AGGREGATE_CACHE_FASTFORWARD": "n"}  # made current by ServiceApplication.refresh
+            "AGGREGATE_CACHE_FASTFORWARD": "n",  # made current by ServiceApplication.refresh
+            # Shared, not copied at every read: a failed batch evicts what it read
+            # (UnitOfWork.forgotten_on_failure).
+            "DEEPCOPY_FROM_AGGREGATE_CACHE": "n"}
 
 
 def _recorder_env(settings: Settings, backend: str) -> dict[str, str]:

@@ -118,6 +118,30 @@ def test_a_handler_that_raises_poisons_only_its_record(app: RegistrationApplicat
     assert calls.count("p-1") == 2
 
 
+def test_changes_a_poisoned_record_made_to_a_cached_aggregate_are_not_kept(
+    app: RegistrationApplication,
+) -> None:
+    """Cached aggregates are shared between batches, not copied: a record that changed one
+    and then failed must leave it as stored."""
+    processor(app).process(records("partners.v1", [encode(partner_enrolled("p-1"))]))
+    assert app.get_or_none(Partner.create_id("p-1")) is not None  # cached
+
+    def change_then_explode(unit: UnitOfWork, event: ParsedEvent) -> None:
+        partner = unit.get(Partner, Partner.create_id("p-1"))
+        assert partner is not None
+        partner.change_tier(tier="platinum", effective_at=partner.enrolled_at)
+        if event.envelope.subject == "p-2":
+            raise RuntimeError("boom")
+
+    batch = records("partners.v1", [encode(partner_enrolled(p)) for p in ("p-2", "p-3")],
+                    first_offset=1)
+    assert processor(app, {"partner.enrolled": change_then_explode}).process(batch).applied == 2
+
+    partner = app.get_or_none(Partner.create_id("p-1"))
+    assert [tier for _, tier in partner.tiers] == ["gold", "platinum"]  # once, by p-3 only
+    assert partner.version == app.recorder.select_events(partner.id)[-1].originator_version
+
+
 def test_a_concurrent_writer_that_got_there_first_wins_and_nothing_doubles(
     app: RegistrationApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

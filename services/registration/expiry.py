@@ -73,7 +73,7 @@ def expire_due(app: ServiceApplication, index: ExpiryIndex, now: datetime) -> li
     app.refresh()
     expired = []
     for registration_id in index.due(now):
-        registration = app.get_or_none(DealRegistration.create_id(registration_id))
+        registration = app.stored(DealRegistration.create_id(registration_id))
         if not isinstance(registration, DealRegistration) or not _still_due(registration, now):
             continue
         registration.expire()
