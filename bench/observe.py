@@ -15,6 +15,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+#: The events of a registration's way through the stack, by CloudEvents type: submitted →
+#: received (registration service) → claim granted (conflict service) → approved.
+HOPS = {
+    "dealreg.registration.received.v1": "received",
+    "dealreg.claim.granted.v1": "granted",
+    "dealreg.registration.approved.v1": "approved",
+}
+
 DECISIONS = {
     "dealreg.registration.approved.v1": "approved",
     "dealreg.registration.rejected.v1": "rejected",
@@ -32,6 +40,8 @@ class Observed:
     decided_at: dict[str, float] = field(default_factory=dict)
     #: registration id → wall-clock instant its approval was read
     approved_wall: dict[str, float] = field(default_factory=dict)
+    #: registration id → {hop: instant its event was produced} (Kafka record timestamps)
+    hops: dict[str, dict[str, float]] = field(default_factory=dict)
     rejection_reasons: Counter[str] = field(default_factory=Counter)
     #: deal id → payout ids of its payout.calculated
     payouts: dict[str, set[str]] = field(default_factory=dict)
@@ -61,11 +71,13 @@ class Observed:
 
 
 class OutputWatcher:
-    """Consumes ``registrations.v1`` and ``payouts.v1`` from the beginning, without a group."""
+    """Consumes ``registrations.v1``, ``conflicts.v1`` and ``payouts.v1`` from the beginning,
+    without a group."""
 
     def __init__(self, bootstrap: str, topic_prefix: str) -> None:
         self.bootstrap = bootstrap
-        self.topics = [f"{topic_prefix}registrations.v1", f"{topic_prefix}payouts.v1"]
+        self.topics = [f"{topic_prefix}registrations.v1", f"{topic_prefix}conflicts.v1",
+                       f"{topic_prefix}payouts.v1"]
         self.observed = Observed()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -121,10 +133,10 @@ class OutputWatcher:
             now, wall = time.monotonic(), time.time()
             for records in batches.values():
                 for record in records:
-                    self._note(record.value, now, wall)
+                    self._note(record.value, now, wall, record.timestamp / 1000)
             self._changed.set()
 
-    def _note(self, value: bytes | None, now: float, wall: float) -> None:
+    def _note(self, value: bytes | None, now: float, wall: float, produced: float) -> None:
         seen = self.observed
         seen.records += 1
         if not value:
@@ -137,6 +149,9 @@ class OutputWatcher:
         seen.seen_ids.add(event_id)
         kind = str(event.get("type"))
         data: dict[str, Any] = event.get("data") or {}
+        hop = HOPS.get(kind)
+        if hop is not None:
+            seen.hops.setdefault(str(data["registration_id"]), {}).setdefault(hop, produced)
         decision = DECISIONS.get(kind)
         if decision is not None:
             rid = str(data["registration_id"])

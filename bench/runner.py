@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import statistics
 import sys
@@ -430,11 +431,14 @@ class StackBench:
         result.figures["latency_p99_ms"] = percentile(latencies, 99)
         result.figures["latency_max_ms"] = max(latencies)
         result.details["latency"] = {"offered": total, "offered_rate_per_s": total / offered_s,
-                                     "producer_max_lag_ms": round(1000 * late, 1)}
+                                     "producer_max_lag_ms": round(1000 * late, 1),
+                                     "hops_p50_ms": hop_medians(seen, sent)}
         result.checks["latency_approved"] = sum(1 for rid in ids if rid in seen.approved_wall)
         result.checks["latency_expected"] = total
         say(f"{self.label}: latency p50 {result.figures['latency_p50_ms']:.0f} ms, "
-            f"p99 {result.figures['latency_p99_ms']:.0f} ms")
+            f"p99 {result.figures['latency_p99_ms']:.0f} ms; medians by hop (ms): "
+            + ", ".join(f"{hop} {ms:.0f}" for hop, ms in
+                        result.details["latency"]["hops_p50_ms"].items()))
 
     async def _rebuild(self) -> None:
         say(f"{self.label}: dealreg projections rebuild")
@@ -470,6 +474,23 @@ class StackBench:
         }
         say(f"{self.label}: rebuild of {events} events in {seconds:.1f} s = "
             f"{events / seconds:,.0f}/s; raw log read {raw.per_s:,.0f}/s")
+
+
+def hop_medians(seen: Observed, sent: dict[str, float]) -> dict[str, float]:
+    """Where a registration's latency goes, from the Kafka timestamps of the events on its
+    way: the registration service (submitted → received), the conflict service (→ claim
+    granted), the registration service again (→ approved), and reading the approval."""
+    steps: dict[str, list[float]] = {"registration": [], "conflict": [], "decision": [],
+                                     "read": []}
+    for rid, submitted in sent.items():
+        hops, read = seen.hops.get(rid, {}), seen.approved_wall.get(rid)
+        if read is None or len(hops) < len(steps) - 1:
+            continue
+        instants = [submitted, hops["received"], hops["granted"], hops["approved"], read]
+        for name, (before, after) in zip(steps, itertools.pairwise(instants), strict=True):
+            steps[name].append(1000 * (after - before))
+    return {name: round(statistics.median(values), 1) for name, values in steps.items()
+            if values}
 
 
 def bench_settings(database_url: str) -> Settings:

@@ -15,9 +15,12 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
+
+from eventsourcing.persistence import Notification
 
 from dealreg.store import ServiceApplication
 from projections.store import Document, ReadStore
@@ -93,12 +96,7 @@ class Projector:
                       for projection, _ in behind}
             wanted = set().union(*topics.values())
             position = min(start for _, start in behind)
-            while position < head:
-                # Pages by position only, filtered here: a range scan of the log's index,
-                # where a filter on the topic in SQL slows down as the log grows.
-                page = app.recorder.select_notifications(
-                    start=position, stop=head, limit=PAGE, inclusive_of_start=False)
-                reached = page[-1].id if len(page) == PAGE else head
+            for page, reached in _pages(app, position, head):
                 decoded = [(notification.id, notification.topic,
                             app.mapper.to_domain_event(notification))
                            for notification in page if notification.topic in wanted]
@@ -147,6 +145,29 @@ class Projector:
                                   extra={"projection": name, "events": events})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
+
+
+def _pages(app: ServiceApplication, start: int, head: int) -> Iterator[
+        tuple[Sequence[Notification], int]]:
+    """The notifications in (``start``, ``head``] in pages of ``PAGE``, each with the position
+    it reaches; the next page is read in a thread while the caller works on this one.
+
+    Pages by position only, filtered by the caller: a range scan of the log's index, where
+    a filter on the topic in SQL slows down as the log grows."""
+
+    def read(after: int) -> Sequence[Notification]:
+        return app.recorder.select_notifications(start=after, stop=head, limit=PAGE,
+                                                 inclusive_of_start=False)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="log-reader") as reader:
+        position, pending = start, reader.submit(read, start)
+        while position < head:
+            page = pending.result()
+            reached = page[-1].id if len(page) == PAGE else head
+            if reached < head:
+                pending = reader.submit(read, reached)
+            yield page, reached
+            position = reached
 
 
 def progress_bar(stream: TextIO = sys.stderr, width: int = 30) -> Progress:
