@@ -111,6 +111,7 @@ class EffectivelyOnceConsumer:
         for (topic, partition), group in by_partition:
             batch = [_inbound(record) for record in group]
             processed = await self._process_until_done(batch)
+            self.on_applied()  # the relay publishes this partition's results meanwhile
             next_offset = batch[-1].offset + 1
             if processed.deferred is not None:
                 next_offset = processed.deferred.offset
@@ -119,7 +120,6 @@ class EffectivelyOnceConsumer:
             for key in [k for k in self._deferred_since
                         if k[:2] == (topic, partition) and k[2] < next_offset]:
                 del self._deferred_since[key]
-        self.on_applied()
         await self._commit_offsets(commits)
 
     def _overdue(self, record: InboundRecord) -> bool:
