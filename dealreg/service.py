@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +13,12 @@ from typing import Any
 
 import psycopg
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+)
 from faststream.kafka import KafkaBroker
 
 from dealreg.consumer import EffectivelyOnceConsumer
@@ -26,6 +32,8 @@ from dealreg.topics import ensure_topics
 log = logging.getLogger(__name__)
 #: how long a starting service waits for its event store
 STORE_WAIT_S = 120.0
+#: attempts at opening a store whose tables another process is creating at the same moment
+CREATE_ATTEMPTS = 5
 
 
 Clock = Callable[[], datetime]
@@ -54,7 +62,20 @@ class ServiceDefinition:
     reads: Mapping[str, Reads] = field(default_factory=dict)
 
     def build_application(self, settings: Settings) -> ServiceApplication:
-        return self.application(env=application_env(settings, self.name))
+        """The service's application on its store, creating its tables if allowed. Two
+        processes creating the same PostgreSQL tables at once can collide in the catalog
+        (e.g. two instances started together, or a tool beside a starting service): the
+        loser tries again, and finds the tables there."""
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return self.application(env=application_env(settings, self.name))
+            except (IntegrityError, InternalError) as error:
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                log.info("tables being created by another process; trying again",
+                         extra={"service": self.name, "error": str(error).splitlines()[0]})
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
 
 
 def emit_with_dead_letters(emit: Emitter) -> Emitter:

@@ -278,9 +278,11 @@ def postgres_params(url: str) -> dict[str, str]:
 
 
 def ensure_schema(url: str, schema: str) -> None:
-    """Create ``schema`` if it does not exist (eventsourcing expects it to)."""
+    """Create ``schema`` if it does not exist (eventsourcing expects it to). Another process
+    creating it at the same moment makes the catalog refuse this one: it exists, then."""
     import psycopg
-    from psycopg import sql
+    from psycopg import errors, sql
 
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True) as conn, contextlib.suppress(
+            errors.UniqueViolation):
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

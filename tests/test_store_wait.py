@@ -48,3 +48,23 @@ async def test_it_gives_up_after_the_wait_with_the_error(tmp_path: Path,
     with pytest.raises(psycopg.OperationalError, match="starting up"):
         await runtime._open_store()
     assert 1 <= len(attempts) <= 3
+
+
+def test_processes_creating_the_same_tables_at_once_all_open_the_store(
+        postgres_settings: Settings) -> None:
+    """Several instances (or a tool beside a starting service) create one service's tables
+    at the same moment: PostgreSQL's catalog refuses all but one, the others try again."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    together = Barrier(6)
+
+    def open_store(_: int) -> ServiceApplication:
+        together.wait()
+        return REGISTRATION.build_application(postgres_settings)
+
+    with ThreadPoolExecutor(6) as pool:
+        apps = list(pool.map(open_store, range(6)))
+    assert all(app.recorder.max_notification_id() is None for app in apps)
+    for app in apps:
+        app.close()
