@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from eventsourcing.persistence import (
     InterfaceError,
     InternalError,
     OperationalError,
+    ProgrammingError,
 )
 from faststream.kafka import KafkaBroker
 
@@ -69,12 +71,12 @@ class ServiceDefinition:
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 return self.application(env=application_env(settings, self.name))
-            except (IntegrityError, InternalError) as error:
+            except (IntegrityError, InternalError, ProgrammingError) as error:  # duplicates
                 if attempt == CREATE_ATTEMPTS:
                     raise
                 log.info("tables being created by another process; trying again",
                          extra={"service": self.name, "error": str(error).splitlines()[0]})
-                time.sleep(0.2 * attempt)
+                time.sleep(0.2 * attempt * (1 + random.random()))  # noqa: S311 (jitter)
         raise AssertionError("unreachable")
 
 
