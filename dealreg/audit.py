@@ -185,6 +185,15 @@ def _record(entry: ChainedEvent, data: dict[str, Any], *, personal: bool) -> dic
     }
 
 
+#: What eventsourcing gives every event; the other attributes are what the business recorded.
+METADATA = ("originator_id", "originator_version", "originator_topic", "timestamp")
+
+
+def business_fields(event: Any) -> dict[str, Any]:
+    """An event's attributes without eventsourcing's metadata (id, version, topic, time)."""
+    return {key: value for key, value in vars(event).items() if key not in METADATA}
+
+
 def event_data(app: ServiceApplication, notification: Notification) -> dict[str, Any]:
     """The decoded (and decrypted) attributes of a stored event, as JSON-ready values."""
     event = app.mapper.to_domain_event(notification)

@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             result = salesops.timeline(app, args.dispute_id)
             text = "\n".join(
                 [f"account {result['account_key']}"] + [
-                    f"{_json(e['time']).strip(chr(34)):22} {e['event']:18} "
+                    f"{_text(e['time']):22} {e['event']:18} "
                     f"{_facts(e['facts'])}" + (f"\n{'':41}{e['why']}" if e["why"] else "")
                     for e in result["timeline"]])
         else:
@@ -122,20 +122,27 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if reproduced else 1
 
 
+def _text(value: Any) -> str:
+    """One value as a person reads it, on one line: text and times (UTC, with Z) as they
+    are, anything else (numbers, lists, mappings) as compact JSON."""
+    decoded = json.loads(_json(value))
+    return decoded if isinstance(decoded, str) else json.dumps(decoded, ensure_ascii=False)
+
+
 def _facts(facts: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_json(v).strip(chr(34))}" for k, v in facts.items()
+    return ", ".join(f"{k}={_text(v)}" for k, v in facts.items()
                      if v not in (None, [], {}))
 
 
 def _account_text(result: dict[str, Any]) -> str:
     holder = result["holder"]
-    lines = [f"account {result['account_key']} as of {_json(result['as_of']).strip(chr(34))}"]
+    lines = [f"account {result['account_key']} as of {_text(result['as_of'])}"]
     if holder is None:
         lines.append("  nobody holds it")
     else:
         lines.append(f"  held by {holder['registration_id']} ({holder['partner_id']}) from "
-                     f"{_json(holder['protected_from']).strip(chr(34))} to "
-                     f"{_json(holder['expires_at']).strip(chr(34))}: {holder['why']}")
+                     f"{_text(holder['protected_from'])} to "
+                     f"{_text(holder['expires_at'])}: {holder['why']}")
     for claim in result["registrations"]:
         lines.append(f"  {claim['registration_id']:12} {claim['partner_id']:12} "
                      f"{claim['status']}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 
+from dealreg.audit import business_fields
 from dealreg.store import ServiceApplication
 from services.account_key import account_key
 from services.conflict.domain import AccountClaims, AccountOf
@@ -71,12 +72,11 @@ def timeline(app: ServiceApplication, dispute_id: str) -> dict[str, Any]:
 
 
 def _describe(event: Any) -> dict[str, Any] | None:
-    fields = {k: v for k, v in vars(event).items()
-              if k not in ("originator_id", "originator_topic", "timestamp")}
+    fields = business_fields(event)
     what = type(event).__name__
     rule = fields.pop("rule", None)
     fields.pop("account_key", None)
-    version = fields.pop("originator_version")
+    version = event.originator_version
     when = next((fields[k] for k in ("submitted_at", "detected_at", "opened_at", "settled_at",
                                      "closed_at", "withdrawn_at") if fields.get(k)), None)
     if what == "Opened":

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from dealreg.audit import business_fields
 from dealreg.processing import UnitOfWork
 from dealreg.store import ServiceApplication
 from services.payouts.app import account, outcome_of
@@ -19,9 +20,7 @@ class NotFoundError(LookupError):
 
 
 def _payout_entry(event: Any) -> dict[str, Any]:
-    entry = {k: v for k, v in vars(event).items()
-             if k not in ("originator_id", "originator_version", "originator_topic",
-                          "timestamp")}
+    entry = business_fields(event)
     entry["event"] = {DealPayouts.Calculated: "payout.calculated",
                       DealPayouts.Adjusted: "payout.adjusted",
                       DealPayouts.Withheld: "payout.withheld"}[type(event)]
