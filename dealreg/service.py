@@ -117,7 +117,8 @@ async def publish_stored(
                          logger=None)
     await broker.connect()
     try:
-        return await outbox_relay(definition, app, broker, settings, cluster_id).publish_pending()
+        return await outbox_relay(definition, app, broker, settings, cluster_id).publish_pending(
+            store_position=True)
     finally:
         await broker.stop()
 
