@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,10 +76,6 @@ class OutboxRelay:
         self.source = f"/dealreg/{service}"
         self._wake = asyncio.Event()
         self.published = 0
-        #: the last notification handled, stored or not yet (see :meth:`publish_pending`)
-        self._reached = 0
-        self._stored = 0
-        self._stored_at = 0.0
 
     def wake(self) -> None:
         """Called after new events were stored: publish them now."""
@@ -110,27 +105,16 @@ class OutboxRelay:
                 waiter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
-        await self.publish_pending(store_position=True)
+        await self.publish_pending()
 
-    async def publish_pending(self, *, store_position: bool = False) -> int:
-        """Publish every stored event not yet published; returns how many Kafka messages.
-
-        The position reached is stored after every publication. Events that emit nothing
-        (most of what a service stores besides its decisions) move it only in memory, and
-        it is stored once it is ``DEALREG_OUTBOX_POLL_MS`` old, or when ``store_position``:
-        a commit saved per batch, and after a crash only events that emit nothing are read
-        again."""
+    async def publish_pending(self) -> int:
+        """Publish every stored event not yet published; returns how many Kafka messages."""
         sent = 0
         while True:
             notifications = await asyncio.to_thread(self._next_notifications)
             if not notifications:
-                await self._store_position(force=store_position)
                 return sent
             messages = [m for n in notifications for m in self.messages_for(n)]
-            if not messages:
-                self._reached = notifications[-1].id
-                await self._store_position(force=False)
-                continue
             confirmations = [
                 await self.broker.publish(
                     message.value,
@@ -143,22 +127,15 @@ class OutboxRelay:
                 for message in messages
             ]
             await asyncio.gather(*confirmations)
-            self._reached = notifications[-1].id  # only once the broker has them all
-            await self._store_position(force=True)
+            await asyncio.to_thread(
+                self.app.recorder.insert_tracking,
+                Tracking(self.tracking_name, notifications[-1].id),
+            )
             sent += len(messages)
             self.published += len(messages)
 
-    async def _store_position(self, *, force: bool) -> None:
-        """Store the position reached, if it moved (and is due, unless ``force``)."""
-        due = time.monotonic() - self._stored_at >= self.settings.outbox_poll_ms / 1000
-        if self._reached and (force or due) and self._reached > self._stored:
-            await asyncio.to_thread(self.app.recorder.insert_tracking,
-                                    Tracking(self.tracking_name, self._reached))
-            self._stored, self._stored_at = self._reached, time.monotonic()
-
     def _next_notifications(self) -> Sequence[Notification]:
-        self._stored = self.app.position(self.tracking_name) or 0
-        position = max(self._stored, self._reached)
+        position = self.app.position(self.tracking_name) or 0
         return self.app.recorder.select_notifications(
             start=position, limit=self.settings.outbox_batch_size, inclusive_of_start=False
         )

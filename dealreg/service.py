@@ -117,8 +117,7 @@ async def publish_stored(
                          logger=None)
     await broker.connect()
     try:
-        return await outbox_relay(definition, app, broker, settings, cluster_id).publish_pending(
-            store_position=True)
+        return await outbox_relay(definition, app, broker, settings, cluster_id).publish_pending()
     finally:
         await broker.stop()
 
