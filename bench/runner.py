@@ -210,8 +210,39 @@ class StackBench:
                 last, since = self.watcher.observed.records, time.monotonic()
             elif time.monotonic() - since > self.options.stall_s:
                 raise TimeoutError(f"{self.label}: no progress for {self.options.stall_s:.0f} s "
-                                   f"waiting for {what}; stack log tail:\n"
+                                   f"waiting for {what}; where each service stands: "
+                                   f"{await self._standing()}; stack log tail:\n"
                                    f"{self.stack.log_tail()}")
+
+    async def _standing(self) -> dict[str, dict[str, int]]:
+        """Each service's unread input records and stored events not yet published (what a
+        stall report needs to say where the work stopped)."""
+        standing = {}
+        for name in definitions():
+            unread, unpublished = await self._lags(name)
+            standing[name] = {"unread_records": unread, "unpublished_events": unpublished}
+        return standing
+
+    async def _lags(self, name: str) -> tuple[int, int]:
+        """``name``'s input records not yet stored, and its stored events not yet published."""
+        assert self.watcher is not None
+        definition = definitions()[name]
+        if name not in self.apps:
+            self.apps[name] = await asyncio.to_thread(definition.build_application,
+                                                      self.settings)
+        app = self.apps[name]
+        topics = [self.settings.topic(topic) for topic in definition.input_topics]
+        ends = await self.watcher.end_offsets(topics, self.settings.partitions)
+        prefix = f"kafka:{self.cluster_id}:"
+
+        def read() -> tuple[int, int]:
+            unread = sum(max(end - (app.position(f"{prefix}{topic}:{partition}") or 0), 0)
+                         for (topic, partition), end in ends.items())
+            unpublished = ((app.recorder.max_notification_id() or 0)
+                           - (app.position(f"outbox:{self.cluster_id}") or 0))
+            return unread, unpublished
+
+        return await asyncio.to_thread(read)
 
     async def _ready(self) -> None:
         """Partners enrolled and known: one probe registration per partner is decided."""
@@ -237,24 +268,9 @@ class StackBench:
     async def _caught_up(self) -> None:
         """Until every service stored the position of the end of each of its input topics
         (e.g. payouts has read every approval before deals arrive)."""
-        watcher = self.watcher
-        assert watcher is not None
         started = time.monotonic()
-        for name, definition in definitions().items():
-            if name not in self.apps:
-                self.apps[name] = await asyncio.to_thread(definition.build_application,
-                                                          self.settings)
-            app = self.apps[name]
-            topics = [self.settings.topic(topic) for topic in definition.input_topics]
-            ends = await watcher.end_offsets(topics, self.settings.partitions)
-            prefix = f"kafka:{self.cluster_id}:"
-
-            def behind(app: ServiceApplication = app, ends: dict[tuple[str, int], int] = ends,
-                       prefix: str = prefix) -> int:
-                return sum(max(end - (app.position(f"{prefix}{topic}:{partition}") or 0), 0)
-                           for (topic, partition), end in ends.items())
-
-            while (lag := await asyncio.to_thread(behind)) > 0:
+        for name in definitions():
+            while (lag := (await self._lags(name))[0]) > 0:
                 assert self.stack is not None
                 self.stack.check_alive()
                 if time.monotonic() - started > self.options.stall_s:
