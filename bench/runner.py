@@ -34,6 +34,7 @@ from bench.workload import (
     validate,
 )
 from dealreg.local_broker import LocalBroker
+from dealreg.service import backlog
 from dealreg.settings import Settings
 from dealreg.store import ServiceApplication
 from dealreg.stores import service_stores
@@ -233,16 +234,7 @@ class StackBench:
         app = self.apps[name]
         topics = [self.settings.topic(topic) for topic in definition.input_topics]
         ends = await self.watcher.end_offsets(topics, self.settings.partitions)
-        prefix = f"kafka:{self.cluster_id}:"
-
-        def read() -> tuple[int, int]:
-            unread = sum(max(end - (app.position(f"{prefix}{topic}:{partition}") or 0), 0)
-                         for (topic, partition), end in ends.items())
-            unpublished = ((app.recorder.max_notification_id() or 0)
-                           - (app.position(f"outbox:{self.cluster_id}") or 0))
-            return unread, unpublished
-
-        return await asyncio.to_thread(read)
+        return await asyncio.to_thread(backlog, app, self.cluster_id, ends)
 
     async def _ready(self) -> None:
         """Partners enrolled and known: one probe registration per partner is decided."""

@@ -26,6 +26,7 @@ from chaos.compare import FinalState
 from chaos.postgres import OwnPostgres
 from chaos.workload import Message, ObservedDisputes, Workload
 from dealreg import audit
+from dealreg.service import backlog
 from dealreg.settings import Settings
 from dealreg.store import ServiceApplication
 from dealreg.topics import ensure_topics
@@ -220,15 +221,8 @@ def _service_done(name: str, app: ServiceApplication, cluster_id: str,
     definition = definitions()[name]
     physical = {settings.topic(topic) for topic in definition.input_topics}
 
-    def read() -> bool:
-        for partition, end in ends.items():
-            if partition.topic in physical and end > 0 and (app.position(
-                    f"kafka:{cluster_id}:{partition.topic}:{partition.partition}") or 0) < end:
-                return False
-        published = app.position(f"outbox:{cluster_id}") or 0
-        return published >= (app.recorder.max_notification_id() or 0)
-
-    return _retrying(read)
+    mine = {(tp.topic, tp.partition): end for tp, end in ends.items() if tp.topic in physical}
+    return _retrying(lambda: backlog(app, cluster_id, mine) == (0, 0))
 
 
 async def _end_offsets(settings: Settings) -> dict[TopicPartition, int]:

@@ -80,6 +80,30 @@ class ServiceDefinition:
         raise AssertionError("unreachable")
 
 
+def input_tracking_prefix(cluster_id: str) -> str:
+    """The start of the tracking names of a service's Kafka positions (``<prefix><topic>:
+    <partition>``), scoped by the Kafka cluster (docs/architecture.md)."""
+    return f"kafka:{cluster_id}:"
+
+
+def outbox_tracking_name(cluster_id: str) -> str:
+    """The tracking name of how far a service's outbox has published."""
+    return f"outbox:{cluster_id}"
+
+
+def backlog(app: ServiceApplication, cluster_id: str,
+            ends: Mapping[tuple[str, int], int]) -> tuple[int, int]:
+    """What a service has still to do: the records of its input partitions (``ends``: the
+    next offset of each (topic, partition) it reads) not stored yet, and its stored events
+    not published yet."""
+    prefix = input_tracking_prefix(cluster_id)
+    unread = sum(max(end - (app.position(f"{prefix}{topic}:{partition}") or 0), 0)
+                 for (topic, partition), end in ends.items())
+    unpublished = ((app.recorder.max_notification_id() or 0)
+                   - (app.position(outbox_tracking_name(cluster_id)) or 0))
+    return unread, max(unpublished, 0)
+
+
 def emit_with_dead_letters(emit: Emitter) -> Emitter:
     """``emit`` plus the dead-letter publication of every recorded rejection."""
 
@@ -104,7 +128,7 @@ def outbox_relay(
         broker=broker,
         settings=settings,
         service=definition.name,
-        tracking_name=f"outbox:{cluster_id}",
+        tracking_name=outbox_tracking_name(cluster_id),
     )
 
 
@@ -161,7 +185,7 @@ class ServiceRuntime:
             self.app,
             self.definition.handlers,
             logical_topic=settings.logical_topic,
-            tracking_prefix=f"kafka:{cluster_id}:",
+            tracking_prefix=input_tracking_prefix(cluster_id),
             reads=self.definition.reads,
         )
         self._broker = KafkaBroker(

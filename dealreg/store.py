@@ -86,10 +86,7 @@ class ServiceApplication(Application[UUID]):
             self._known = set(recorder.select_aggregate_ids())
             # What was cached before (aggregates saved here) is not covered by refresh.
             # (LRUCache.clear() only resets its recency list, so each key is evicted.)
-            cache = self.repository.cache
-            for key in list(cache.cache):
-                with contextlib.suppress(KeyError):
-                    cache.get(key, evict=True)
+            self.forget(list(self.repository.cache.cache))
         return self._known
 
     def refresh(self) -> None:

@@ -78,10 +78,12 @@ class Projector:
         Each source log is read once for all ``projections`` (from the earliest of their
         positions), and each event decoded once."""
         applied = {projection.name: 0 for projection in projections}
+        positions = {projection.name: self.store.positions(projection.name)
+                     for projection in projections}
         plans = []
         for source in dict.fromkeys(s for projection in projections for s in projection.sources):
             head = self.apps[source].recorder.max_notification_id() or 0
-            readers = [(projection, self.store.positions(projection.name).get(source, 0))
+            readers = [(projection, positions[projection.name].get(source, 0))
                        for projection in projections if source in projection.sources]
             behind = [(projection, start) for projection, start in readers if start < head]
             if behind:

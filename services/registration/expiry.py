@@ -70,7 +70,6 @@ def expire_due(app: ServiceApplication, index: ExpiryIndex, now: datetime) -> li
     """Record ``registration.expired`` for every registration whose window ended before
     ``now``; returns their ids. Safe to run beside the consumer and more than once."""
     index.catch_up(app)
-    app.refresh()
     expired = []
     for registration_id in index.due(now):
         registration = app.stored(DealRegistration.create_id(registration_id))
