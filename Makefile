@@ -25,7 +25,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy dealreg services events projections tests examples/billing examples/audit bench chaos
+	$(BIN)/mypy dealreg tests examples/billing examples/audit bench chaos
 
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest -q

@@ -19,9 +19,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 
+from dealreg.eventstore import ServiceApplication, application_env
+from dealreg.projections.runner import PAGE
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication, application_env
-from projections.runner import PAGE
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,13 @@ from bench.workload import (
     registration_submitted,
     validate,
 )
+from dealreg.bootstrap import definitions, service_stores
+from dealreg.events.schemas import CLOUDEVENTS_CONTENT_TYPE
+from dealreg.eventstore import ServiceApplication
 from dealreg.local_broker import LocalBroker
-from dealreg.service import backlog
+from dealreg.runtime import backlog
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication
-from dealreg.stores import service_stores
 from dealreg.topics import ensure_topics
-from events.schemas import CLOUDEVENTS_CONTENT_TYPE
-from services import definitions
 
 HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 

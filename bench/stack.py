@@ -18,7 +18,8 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql
 
-from dealreg.settings import SERVICE_NAMES, Settings
+from dealreg.bootstrap import SERVICE_NAMES
+from dealreg.settings import Settings
 
 #: Schemas of one stack: one per service and the read models'.
 SCHEMA_SERVICES = (*SERVICE_NAMES, "projections")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from events.schemas import kafka_key, parse_event
+from dealreg.events.schemas import kafka_key, parse_event
 from tests.support.events import cloud_event
 
 PROGRAMS = ("referral", "reseller")

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.postgres import OwnPostgres
-from dealreg.settings import SERVICE_NAMES, Settings
+from dealreg.bootstrap import SERVICE_NAMES
+from dealreg.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from chaos.reference import Reference
-from dealreg.store import ServiceApplication
-from services.conflict import salesops
-from services.registration.domain import DealRegistration
+from dealreg.eventstore import ServiceApplication
+from dealreg.services.conflict import salesops
+from dealreg.services.registration.domain import DealRegistration
 
 RegistrationState = tuple[str, str | None, datetime | None, datetime | None]
 

@@ -26,12 +26,12 @@ from chaos.compare import FinalState
 from chaos.postgres import OwnPostgres
 from chaos.workload import Message, ObservedDisputes, Workload
 from dealreg import audit
-from dealreg.service import backlog
+from dealreg.bootstrap import definitions
+from dealreg.eventstore import ServiceApplication
+from dealreg.runtime import backlog
+from dealreg.services.conflict import salesops
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication
 from dealreg.topics import ensure_topics
-from services import definitions
-from services.conflict import salesops
 from tests.support import events as ev
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from chaos.reference import Deal, Dispute, Policy, Reference, Registration
-from events.schemas import kafka_key, parse_event
+from dealreg.events.schemas import kafka_key, parse_event
 from tests.support import events as ev
 
 TIERS = ("bronze", "silver", "gold", "platinum")

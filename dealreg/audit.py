@@ -19,8 +19,8 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from dealreg.audit_chain import GENESIS, link
+from dealreg.eventstore import ServiceApplication
 from dealreg.recorders import ChainedRecorder
-from dealreg.store import ServiceApplication
 
 PAGE = 1_000
 #: Personal data kept out of exports (it stays encrypted in the store when a cipher is set).

@@ -26,10 +26,10 @@ from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
+from dealreg.events.schemas import CLOUDEVENTS_CONTENT_TYPE, make_event, output_spec
+from dealreg.eventstore import ServiceApplication
 from dealreg.identity import emitted_event_id
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication
-from events.schemas import CLOUDEVENTS_CONTENT_TYPE, make_event, output_spec
 
 log = logging.getLogger(__name__)
 

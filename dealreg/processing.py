@@ -20,19 +20,22 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
+from pydantic import BaseModel
 
+from dealreg.events.schemas import BadInput, ParsedEvent, parse_event, spec_of
+from dealreg.eventstore import ServiceApplication
 from dealreg.rejections import RejectedMessage
-from dealreg.store import ServiceApplication
-from events.schemas import BadInput, ParsedEvent, parse_event
 
 log = logging.getLogger(__name__)
 
 A = TypeVar("A", bound=Aggregate)
+M = TypeVar("M", bound=BaseModel)
 
 #: Attempts at committing one batch when concurrent writers keep getting there first.
 MAX_COMMIT_ATTEMPTS = 10
@@ -66,11 +69,20 @@ class UnitOfWork:
         self._app = app
         self._aggregates: dict[UUID, Aggregate] = {}
         self._record: InboundRecord | None = None
+        self._event: ParsedEvent | None = None
         self._may_defer = False
 
-    def handling(self, record: InboundRecord, *, may_defer: bool) -> None:
+    def handling(self, record: InboundRecord, event: ParsedEvent, *, may_defer: bool) -> None:
         self._record = record
+        self._event = event
         self._may_defer = may_defer
+
+    @property
+    def fact_time(self) -> datetime:
+        """The business time (CloudEvents ``time``) of the input being handled: when a
+        fact that arrives late became known, e.g. a retroactive policy's publication."""
+        assert self._event is not None, "no input is being handled"
+        return self._event.envelope.time
 
     def defer_unless_overdue(self, reason: str) -> None:
         """Wait for a fact that may arrive on another topic (order across topics).
@@ -125,12 +137,47 @@ class UnitOfWork:
         return self._app
 
 
-#: A handler may return what it did (e.g. a new policy); the processor ignores it.
-Handler = Callable[[UnitOfWork, ParsedEvent], object]
-#: The aggregates a handler is about to read for an event: a batch's are read in one query
+#: A use case for one input event, given its typed payload (the command). It may return
+#: what it did (e.g. a new policy); the processor ignores that.
+Handler = Callable[[UnitOfWork, M], object]
+#: The aggregates a handler is about to read for a payload: a batch's are read in one query
 #: before its records are applied (``ServiceApplication.prefetch``). Only a speed-up: a
 #: handler may read others, which are then read one by one.
-Reads = Callable[[ParsedEvent], Iterable[UUID]]
+Reads = Callable[[M], Iterable[UUID]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one kind of input goes: its handler, and what the handler reads."""
+
+    handler: Handler[Any]
+    reads: Reads[Any] | None
+
+
+class Inbound:
+    """A service's inbound side: for each input event, keyed by its payload model (the
+    typed command), the handler it goes to and the aggregates that handler reads. The
+    service reads the contract topics these events arrive on, and nothing else."""
+
+    def __init__(self) -> None:
+        self._routes: dict[type[BaseModel], Route] = {}
+
+    def on(self, model: type[M], handler: Handler[M], *,
+           reads: Reads[M] | None = None) -> Inbound:
+        """Send every input event whose payload is a ``model`` to ``handler``."""
+        if model in self._routes:
+            raise ValueError(f"{model.__name__} already has a handler")
+        spec_of(model)  # a payload of the contract, or KeyError
+        self._routes[model] = Route(handler, reads)
+        return self
+
+    def route(self, data: BaseModel) -> Route | None:
+        return self._routes.get(type(data))
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The contract topics the handled events arrive on, in the order first handled."""
+        return tuple(dict.fromkeys(spec_of(model).topic for model in self._routes))
 
 
 def _always(record: InboundRecord) -> bool:
@@ -160,16 +207,14 @@ class InboundProcessor:
     def __init__(
         self,
         app: ServiceApplication,
-        handlers: Mapping[str, Handler],
+        inbound: Inbound,
         logical_topic: Callable[[str], str],
         tracking_prefix: str,
-        reads: Mapping[str, Reads] | None = None,
     ) -> None:
         self.app = app
-        self.handlers = handlers
+        self.inbound = inbound
         self.logical_topic = logical_topic
         self.tracking_prefix = tracking_prefix
-        self.reads = reads or {}
 
     def tracking_name(self, topic: str, partition: int) -> str:
         return f"{self.tracking_prefix}{topic}:{partition}"
@@ -243,12 +288,12 @@ class InboundProcessor:
             if isinstance(event, BadInput):
                 self._reject(unit, record, event.error)
                 continue
-            handler = self.handlers.get(event.name)
-            if handler is None:
+            route = self.inbound.route(event.data)
+            if route is None:
                 continue
-            unit.handling(record, may_defer=not overdue(record))
+            unit.handling(record, event, may_defer=not overdue(record))
             try:
-                handler(unit, event)
+                route.handler(unit, event.data)
             except DeferredError:
                 raise
             except BadInput as bad:  # e.g. a reference to an unknown registration
@@ -270,10 +315,10 @@ class InboundProcessor:
     def _prefetch(self, events: Iterable[ParsedEvent]) -> None:
         ids: list[UUID] = []
         for event in events:
-            reads = self.reads.get(event.name)
-            if reads is not None:
+            route = self.inbound.route(event.data)
+            if route is not None and route.reads is not None:
                 with contextlib.suppress(Exception):  # bad data: its handler will say so
-                    ids.extend(reads(event))
+                    ids.extend(route.reads(event.data))
         if ids:
             self.app.prefetch(ids)
 

@@ -9,9 +9,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from dealreg.events.schemas.outputs import MessageRejected
 from dealreg.identity import business_id
 from dealreg.outbox import Emission
-from events.schemas.outputs import MessageRejected
 
 Encoding = Literal["utf-8", "base64"]
 

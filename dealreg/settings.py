@@ -12,8 +12,6 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-SERVICE_NAMES = ("registration", "conflict", "payouts")
-
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from dealreg.local_broker import LocalBroker
-from dealreg.service import ServiceDefinition, ServiceRuntime
+from dealreg.runtime import ServiceDefinition, ServiceRuntime
 from dealreg.settings import Settings
 
 log = logging.getLogger(__name__)

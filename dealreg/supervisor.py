@@ -20,11 +20,11 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dealreg.local_broker import LocalBroker, die_with_parent
-from dealreg.settings import SERVICE_NAMES, Settings
+from dealreg.settings import Settings
 from dealreg.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,8 @@ def prepare_stores(settings: Settings) -> None:
     """Create every service's tables and the projections' tables (when this process may)."""
     if not settings.create_tables:
         return
-    from dealreg.stores import service_stores
-    from projections.store import ReadStore
+    from dealreg.bootstrap import service_stores
+    from dealreg.projections.store import ReadStore
 
     with service_stores(settings):
         pass
@@ -77,20 +77,23 @@ class Child:
             return await process.wait()
 
 
-def children() -> list[Child]:
-    return [*(Child(name, ["serve", name]) for name in SERVICE_NAMES),
+def children(services: Sequence[str]) -> list[Child]:
+    return [*(Child(name, ["serve", name]) for name in services),
             Child("projections", ["projections", "follow"])]
 
 
-async def run_processes(settings: Settings, *, start_local_broker: bool,
+async def run_processes(settings: Settings, *, services: Sequence[str],
+                        prepare_stores: Callable[[Settings], None], start_local_broker: bool,
                         stop: asyncio.Event | None = None) -> None:
-    """Run the stack as child processes until SIGINT/SIGTERM (or ``stop``)."""
+    """Run the stack as child processes until SIGINT/SIGTERM (or ``stop``): ``dealreg serve``
+    for each of ``services`` and the projections follower, after ``prepare_stores`` created
+    every table once."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     broker = LocalBroker(port=settings.local_broker_port) if start_local_broker else None
-    running = children()
+    running = children(services)
     try:
         if broker is not None:
             await asyncio.to_thread(broker.start)

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from dealreg.events.schemas import TOPICS
 from dealreg.settings import Settings
-from events.schemas import TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 async def ensure_topics(settings: Settings, logical_names: Iterable[str] | None = None) -> str:
     """Create the contract topics that are missing; returns the Kafka cluster id.
 
-    The cluster id scopes every stored Kafka position (``dealreg.service``): offsets of
+    The cluster id scopes every stored Kafka position (``dealreg.runtime``): offsets of
     one cluster mean nothing on another, e.g. after the in-memory local broker restarts.
     """
     names = list(TOPICS) if logical_names is None else list(logical_names)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from projections.account_registry import AccountRegistry
-from projections.partner_metrics import PartnerMetrics
-from projections.payout_ledger import PayoutLedger
-from projections.runner import Projection
+from dealreg.projections.account_registry import AccountRegistry
+from dealreg.projections.partner_metrics import PartnerMetrics
+from dealreg.projections.payout_ledger import PayoutLedger
+from dealreg.projections.runner import Projection
 
 
 def all_projections() -> dict[str, Projection]:

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dealreg.audit import plain
-from projections.store import Document
-from services.registration.domain import DealRegistration as R
+from dealreg.projections.store import Document
+from dealreg.services.registration.domain import DealRegistration as R
 
 #: event class → the status it leaves the registration in (``None``: status unchanged)
 STATUS: dict[type, str | None] = {

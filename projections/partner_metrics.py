@@ -22,11 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 from dealreg.audit import plain
-from projections.money import add
-from projections.store import Document
-from services.partners import Partner
-from services.payouts.domain import DealPayouts
-from services.registration.domain import DealRegistration
+from dealreg.projections.money import add
+from dealreg.projections.store import Document
+from dealreg.services.partners import Partner
+from dealreg.services.payouts.domain import DealPayouts
+from dealreg.services.registration.domain import DealRegistration
 
 
 def partner_key(partner_id: str) -> str:

@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from projections.partner_metrics import deals_prefix, partner_key
-from projections.store import Document, ReadStore
+from dealreg.projections.partner_metrics import deals_prefix, partner_key
+from dealreg.projections.store import Document, ReadStore
 
 
 def summary(doc: Document) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dealreg.audit import plain
-from projections.store import Document
-from services.payouts.domain import DealPayouts
+from dealreg.projections.store import Document
+from dealreg.services.payouts.domain import DealPayouts
 
 
 def ledger_key(partner_id: str, deal_id: str) -> str:

@@ -22,8 +22,8 @@ from typing import Any, Protocol, TextIO
 
 from eventsourcing.persistence import Notification
 
-from dealreg.store import ServiceApplication
-from projections.store import Document, ReadStore
+from dealreg.eventstore import ServiceApplication, stored_topics
+from dealreg.projections.store import Document, ReadStore
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,7 @@ class Projector:
         done = 0
         for source, head, behind in plans:
             app = self.apps[source]
-            topics = {projection.name: {f"{kind.__module__}:{kind.__qualname__}"
-                                        for kind in projection.sources[source]}
+            topics = {projection.name: set(stored_topics(*projection.sources[source]))
                       for projection, _ in behind}
             wanted = set().union(*topics.values())
             position = min(start for _, start in behind)

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dealreg.eventstore import ensure_schema, schema_name
 from dealreg.settings import Settings
-from dealreg.store import ensure_schema, schema_name
 
 Document = dict[str, Any]
 CHUNK = 500

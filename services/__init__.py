@@ -1,17 +1,11 @@
-"""dealreg's three services."""
+"""dealreg's three services: registration, conflict and payouts (composed into running
+services by :mod:`dealreg.bootstrap`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
 
-if TYPE_CHECKING:
-    from dealreg.service import ServiceDefinition
+from dealreg.eventstore import moved_package
 
-
-def definitions() -> dict[str, ServiceDefinition]:
-    """Every service by name, in the order they start."""
-    from services.conflict.service import CONFLICT
-    from services.payouts.service import PAYOUTS
-    from services.registration.service import REGISTRATION
-
-    return {service.name: service for service in (REGISTRATION, CONFLICT, PAYOUTS)}
+#: Until 0.1 this package was the top-level ``services``: events stored then name it so.
+moved_package("services", sys.modules[__name__])

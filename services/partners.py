@@ -11,10 +11,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from dealreg.events.schemas import BadInput
+from dealreg.events.schemas.inputs import PartnerEnrolled, PartnerTierChanged
+from dealreg.events.schemas.values import Program, Tier
 from dealreg.identity import business_id
 from dealreg.processing import UnitOfWork
-from events.schemas import BadInput, ParsedEvent
-from events.schemas.inputs import PartnerEnrolled, PartnerTierChanged
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,12 @@ class Partner(Aggregate):
     class Enrolled(Aggregate.Created):
         partner_id: str
         name: str
-        program: str
-        tier: str
+        program: Program
+        tier: Tier
         enrolled_at: datetime
 
     class TierChanged(Aggregate.Event):
-        tier: str
+        tier: Tier
         effective_at: datetime
 
     @staticmethod
@@ -39,20 +40,20 @@ class Partner(Aggregate):
 
     @event(Enrolled)
     def __init__(
-        self, *, partner_id: str, name: str, program: str, tier: str, enrolled_at: datetime
+        self, *, partner_id: str, name: str, program: Program, tier: Tier, enrolled_at: datetime
     ) -> None:
         self.partner_id = partner_id
         self.name = name
         self.program = program
         self.enrolled_at = enrolled_at
-        self.tiers: list[tuple[datetime, str]] = [(enrolled_at, tier)]
+        self.tiers: list[tuple[datetime, Tier]] = [(enrolled_at, tier)]
 
     @event(TierChanged)
-    def change_tier(self, *, tier: str, effective_at: datetime) -> None:
+    def change_tier(self, *, tier: Tier, effective_at: datetime) -> None:
         self.tiers.append((effective_at, tier))
         self.tiers.sort(key=lambda change: change[0])
 
-    def tier_at(self, instant: datetime) -> str | None:
+    def tier_at(self, instant: datetime) -> Tier | None:
         """The tier in force at ``instant`` (the latest change effective at or before it)."""
         current = None
         for effective_at, tier in self.tiers:
@@ -61,7 +62,7 @@ class Partner(Aggregate):
             current = tier
         return current
 
-    def program_and_tier_at(self, instant: datetime) -> tuple[str, str] | None:
+    def program_and_tier_at(self, instant: datetime) -> tuple[Program, Tier] | None:
         """(program, tier) at ``instant``, or None when not enrolled then."""
         if instant < self.enrolled_at:
             return None
@@ -69,9 +70,8 @@ class Partner(Aggregate):
         return None if tier is None else (self.program, tier)
 
 
-def enroll_partner(unit: UnitOfWork, event: ParsedEvent) -> None:
+def enroll_partner(unit: UnitOfWork, data: PartnerEnrolled) -> None:
     """Handler of ``partner.enrolled``: a second enrollment of a partner is ignored."""
-    data = event.data_as(PartnerEnrolled)
     if unit.get(Partner, Partner.create_id(data.partner_id)) is not None:
         log.info("partner already enrolled; ignored", extra={"partner_id": data.partner_id})
         return
@@ -79,9 +79,8 @@ def enroll_partner(unit: UnitOfWork, event: ParsedEvent) -> None:
                      tier=data.tier, enrolled_at=data.enrolled_at))
 
 
-def change_partner_tier(unit: UnitOfWork, event: ParsedEvent) -> Partner:
+def change_partner_tier(unit: UnitOfWork, data: PartnerTierChanged) -> Partner:
     """Handler of ``partner.tier_changed``; a partner never enrolled is bad input."""
-    data = event.data_as(PartnerTierChanged)
     partner = unit.get(Partner, Partner.create_id(data.partner_id))
     if partner is None:
         raise BadInput(f"data.partner_id: partner {data.partner_id!r} is not enrolled")
@@ -89,6 +88,7 @@ def change_partner_tier(unit: UnitOfWork, event: ParsedEvent) -> Partner:
     return partner
 
 
-def partner_at(unit: UnitOfWork, partner_id: str, instant: datetime) -> tuple[str, str] | None:
+def partner_at(unit: UnitOfWork, partner_id: str,
+               instant: datetime) -> tuple[Program, Tier] | None:
     partner = unit.get(Partner, Partner.create_id(partner_id))
     return None if partner is None else partner.program_and_tier_at(instant)

@@ -17,10 +17,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.identity import business_id
 from dealreg.processing import UnitOfWork
-from events.schemas import ParsedEvent
-from events.schemas.inputs import PolicyPublished
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +211,8 @@ def _body(data: PolicyPublished) -> dict[str, Any]:
     return body
 
 
-def publish_policy(unit: UnitOfWork, event: ParsedEvent) -> PublishedPolicy | None:
+def publish_policy(unit: UnitOfWork, data: PolicyPublished) -> PublishedPolicy | None:
     """Handler of ``policy.published``; returns the policy when it is new."""
-    data = event.data_as(PolicyPublished)
     policy = PublishedPolicy(
         policy_id=data.policy_id, version=data.version, effective_from=data.effective_from,
         retroactive=data.retroactive,

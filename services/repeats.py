@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from events.schemas import BadInput
+from dealreg.events.schemas import BadInput
 
 
 def check_repeat(kind: str, business_id: str, stored: object,

@@ -11,8 +11,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from dealreg.bootstrap import SERVICE_NAMES
 from dealreg.local_broker import LocalBroker
-from dealreg.settings import SERVICE_NAMES, Settings
+from dealreg.settings import Settings
 
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

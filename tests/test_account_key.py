@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from services.account_key import (
+from dealreg.services.account_key import (
     LEGAL_FORMS,
     account_key,
     domain_key,

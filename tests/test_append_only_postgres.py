@@ -14,10 +14,10 @@ import pytest
 from eventsourcing.cryptography import AESCipher
 from psycopg import sql
 
-from dealreg.database import init
+from dealreg.bootstrap import REGISTRATION
+from dealreg.cli.database import init
+from dealreg.services.partners import Partner
 from dealreg.settings import Settings
-from services.partners import Partner
-from services.registration.service import REGISTRATION
 from tests.support.events import encode, partner_enrolled, registration_submitted
 from tests.support.kafka import produce, read_topic
 from tests.support.processes import run_dealreg

@@ -12,12 +12,9 @@ from pathlib import Path
 import pytest
 
 from dealreg import audit
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION, service_stores
+from dealreg.services.conflict import salesops
 from dealreg.settings import Settings
-from dealreg.stores import service_stores
-from services.conflict import salesops
-from services.conflict.service import CONFLICT
-from services.payouts.service import PAYOUTS
-from services.registration.service import REGISTRATION
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 from tests.support.processes import REPO, run_dealreg

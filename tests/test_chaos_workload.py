@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 
 from chaos.compare import FinalState
 from chaos.workload import ObservedDisputes, Workload
-from services.conflict import salesops
-from services.conflict.service import CONFLICT
-from services.payouts.service import PAYOUTS
-from services.registration.service import REGISTRATION
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
+from dealreg.services.conflict import salesops
 from tests.support.bus import InMemoryBus
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.payouts.commission import (
+from dealreg.services.payouts.commission import (
     Deal,
     Payout,
     Protection,
@@ -17,7 +17,7 @@ from services.payouts.commission import (
     owner_of,
     round_money,
 )
-from services.program_policy import DEFAULT_POLICY, Policy, TierBonus
+from dealreg.services.program_policy import DEFAULT_POLICY, Policy, TierBonus
 
 C = datetime(2026, 4, 10, tzinfo=UTC)
 PARTNERS = {"p-ref": ("referral", "gold"), "p-res": ("reseller", "silver"),

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from dealreg.settings import SERVICE_NAMES, Settings, env_name
+from dealreg.bootstrap import SERVICE_NAMES
+from dealreg.settings import Settings, env_name
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dealreg.bootstrap import CONFLICT
 from dealreg.settings import Settings
-from services.conflict.service import CONFLICT
 from tests.support import events as ev
 from tests.support.kafka import produce_keyed
 from tests.support.running import running_all

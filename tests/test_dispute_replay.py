@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from services.conflict import salesops
-from services.conflict.domain import AccountClaims
-from services.conflict.service import CONFLICT
-from services.registration.service import REGISTRATION
+from dealreg.bootstrap import CONFLICT, REGISTRATION
+from dealreg.services.conflict import salesops
+from dealreg.services.conflict.domain import AccountClaims
 from tests.support.bus import InMemoryBus
 from tests.support.history import generated_history
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from eventsourcing.cryptography import AESCipher
 
+from dealreg.bootstrap import REGISTRATION
 from dealreg.processing import InboundProcessor, InboundRecord
+from dealreg.services.partners import Partner
+from dealreg.services.registration.domain import DealRegistration
+from dealreg.services.registration.handlers import INBOUND
 from dealreg.settings import Settings, SettingsError
-from services.partners import Partner
-from services.registration.domain import DealRegistration
-from services.registration.handlers import HANDLERS
-from services.registration.service import REGISTRATION
 from tests.support.events import encode, partner_enrolled, registration_submitted
 from tests.support.kafka import produce, read_topic
 from tests.support.running import app_of, eventually, running
@@ -27,7 +27,7 @@ def store_bytes(settings: Settings) -> bytes:
 
 def submit(settings: Settings) -> DealRegistration:
     app = REGISTRATION.build_application(settings)
-    processor = InboundProcessor(app, HANDLERS, logical_topic=lambda t: t, tracking_prefix="t:")
+    processor = InboundProcessor(app, INBOUND, logical_topic=lambda t: t, tracking_prefix="t:")
     processor.process([InboundRecord("partners.v1", 0, 0, None,
                                      encode(partner_enrolled("p-1")), 0)])
     processor.process([InboundRecord("registrations.requests.v1", 0, 0, None,

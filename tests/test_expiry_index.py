@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from eventsourcing.persistence import Tracking
 
+from dealreg.bootstrap import REGISTRATION
+from dealreg.services.registration.domain import DealRegistration
+from dealreg.services.registration.expiry import ExpiryIndex
 from dealreg.settings import Settings
-from services.registration.domain import DealRegistration
-from services.registration.expiry import ExpiryIndex
-from services.registration.service import REGISTRATION
 
 SUBMITTED = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -15,12 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
+from dealreg.eventstore import ServiceApplication
+from dealreg.services.payouts.domain import AccountFacts
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication
-from services.conflict.service import CONFLICT
-from services.payouts.domain import AccountFacts
-from services.payouts.service import PAYOUTS
-from services.registration.service import REGISTRATION
 from tests.support import events as ev
 from tests.support.contract import assert_valid_event
 from tests.support.kafka import produce

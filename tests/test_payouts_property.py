@@ -11,11 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.conflict.service import CONFLICT
-from services.payouts.domain import DealPayouts
-from services.payouts.service import PAYOUTS
-from services.registration.domain import DealRegistration
-from services.registration.service import REGISTRATION
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
+from dealreg.services.payouts.domain import DealPayouts
+from dealreg.services.registration.domain import DealRegistration
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 

@@ -9,10 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
 from dealreg.settings import Settings
-from services.conflict.service import CONFLICT
-from services.payouts.service import PAYOUTS
-from services.registration.service import REGISTRATION
 from tests.support import events as ev
 from tests.support.kafka import produce
 from tests.support.processes import after_restart, run_until_killed

@@ -12,9 +12,9 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+from dealreg.bootstrap import REGISTRATION
+from dealreg.services.partners import Partner
 from dealreg.settings import Settings
-from services.partners import Partner
-from services.registration.service import REGISTRATION
 from tests.support.contract import assert_valid_event
 from tests.support.events import encode, partner_enrolled, registration_submitted
 from tests.support.kafka import Received, produce, read_topic

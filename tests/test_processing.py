@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from dealreg.processing import InboundProcessor, InboundRecord, UnitOfWork
+from dealreg.bootstrap import REGISTRATION
+from dealreg.events.schemas.inputs import PartnerEnrolled
+from dealreg.processing import Inbound, InboundProcessor, InboundRecord, UnitOfWork
 from dealreg.rejections import RejectedMessage
+from dealreg.services.partners import Partner, enroll_partner
+from dealreg.services.registration.app import RegistrationApplication
+from dealreg.services.registration.domain import DealRegistration
+from dealreg.services.registration.handlers import INBOUND
 from dealreg.settings import Settings
-from events.schemas import ParsedEvent
-from services.partners import Partner
-from services.registration.app import RegistrationApplication
-from services.registration.domain import DealRegistration
-from services.registration.handlers import HANDLERS
-from services.registration.service import REGISTRATION
 from tests.support.events import encode, partner_enrolled, registration_submitted
 
 TOPIC = "registrations.requests.v1"
@@ -27,11 +27,9 @@ def app(tmp_path: Path) -> RegistrationApplication:
     return application
 
 
-def processor(app: RegistrationApplication, handlers: dict[str, object] | None = None) -> (
-    InboundProcessor
-):
-    return InboundProcessor(app, handlers or HANDLERS,  # type: ignore[arg-type]
-                            logical_topic=lambda topic: topic, tracking_prefix="kafka:test:")
+def processor(app: RegistrationApplication, inbound: Inbound | None = None) -> InboundProcessor:
+    return InboundProcessor(app, inbound or INBOUND, logical_topic=lambda topic: topic,
+                            tracking_prefix="kafka:test:")
 
 
 def records(topic: str, values: list[bytes], *, first_offset: int = 0) -> list[InboundRecord]:
@@ -99,15 +97,16 @@ def test_bad_input_is_recorded_as_a_rejection_and_the_batch_goes_on(
 def test_a_handler_that_raises_poisons_only_its_record(app: RegistrationApplication) -> None:
     calls: list[str] = []
 
-    def enroll_or_explode(unit: UnitOfWork, event: ParsedEvent) -> None:
-        partner_id = event.envelope.subject
+    def enroll_or_explode(unit: UnitOfWork, data: PartnerEnrolled) -> None:
+        partner_id = data.partner_id
         calls.append(partner_id)
-        HANDLERS["partner.enrolled"](unit, event)
+        enroll_partner(unit, data)
         if partner_id == "p-2":
             raise RuntimeError("boom")
 
     batch = records("partners.v1", [encode(partner_enrolled(p)) for p in ("p-1", "p-2", "p-3")])
-    assert processor(app, {"partner.enrolled": enroll_or_explode}).process(batch).applied == 3
+    exploding = Inbound().on(PartnerEnrolled, enroll_or_explode)
+    assert processor(app, exploding).process(batch).applied == 3
 
     assert app.get_or_none(Partner.create_id("p-1")) is not None
     assert app.get_or_none(Partner.create_id("p-2")) is None  # its partial effects are gone
@@ -126,16 +125,17 @@ def test_changes_a_poisoned_record_made_to_a_cached_aggregate_are_not_kept(
     processor(app).process(records("partners.v1", [encode(partner_enrolled("p-1"))]))
     assert app.get_or_none(Partner.create_id("p-1")) is not None  # cached
 
-    def change_then_explode(unit: UnitOfWork, event: ParsedEvent) -> None:
+    def change_then_explode(unit: UnitOfWork, data: PartnerEnrolled) -> None:
         partner = unit.get(Partner, Partner.create_id("p-1"))
         assert partner is not None
         partner.change_tier(tier="platinum", effective_at=partner.enrolled_at)
-        if event.envelope.subject == "p-2":
+        if data.partner_id == "p-2":
             raise RuntimeError("boom")
 
     batch = records("partners.v1", [encode(partner_enrolled(p)) for p in ("p-2", "p-3")],
                     first_offset=1)
-    assert processor(app, {"partner.enrolled": change_then_explode}).process(batch).applied == 2
+    exploding = Inbound().on(PartnerEnrolled, change_then_explode)
+    assert processor(app, exploding).process(batch).applied == 2
 
     partner = app.get_or_none(Partner.create_id("p-1"))
     assert [tier for _, tier in partner.tiers] == ["gold", "platinum"]  # once, by p-3 only

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.program_policy import DEFAULT_POLICY, PolicyBook, PublishedPolicy, in_force, resolve
+from dealreg.services.program_policy import (
+    DEFAULT_POLICY,
+    PolicyBook,
+    PublishedPolicy,
+    in_force,
+    resolve,
+)
 
 
 def at(day: int) -> datetime:
@@ -64,10 +70,11 @@ def test_the_policy_book_ignores_a_version_it_already_has() -> None:
 
 
 def test_a_published_policy_keeps_its_rates_as_decimals() -> None:
+    from dealreg.events.schemas import parse_event
+    from dealreg.events.schemas.inputs import PolicyPublished
     from dealreg.processing import UnitOfWork
-    from events.schemas import parse_event
-    from services.payouts.app import PayoutsApplication
-    from services.program_policy import publish_policy
+    from dealreg.services.payouts.app import PayoutsApplication
+    from dealreg.services.program_policy import publish_policy
     from tests.support import events as ev
 
     app = PayoutsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
@@ -78,7 +85,8 @@ def test_a_published_policy_keeps_its_rates_as_decimals() -> None:
         tier_bonuses=[{"tier": "gold", "qualify_by": "2026-04-01T00:00:00Z",
                        "closed_from": "2026-04-01T00:00:00Z",
                        "closed_to": "2026-06-30T00:00:00Z", "rate": "0.02"}])), "program.v1")
-    publish_policy(unit, event)
+    assert isinstance(event.data, PolicyPublished)
+    publish_policy(unit, event.data)
     [book] = unit.aggregates()
     assert isinstance(book, PolicyBook)
     policy = book.in_force(at(1) + timedelta(days=60))

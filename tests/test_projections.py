@@ -7,13 +7,11 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
+from dealreg.projections import all_projections, partners_view
+from dealreg.projections.runner import Projector
+from dealreg.projections.store import ReadStore
 from dealreg.settings import Settings
-from projections import all_projections, partners_view
-from projections.runner import Projector
-from projections.store import ReadStore
-from services.conflict.service import CONFLICT
-from services.payouts.service import PAYOUTS
-from services.registration.service import REGISTRATION
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 from tests.support.history import close_deals, generated_history

@@ -11,11 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dealreg.service import Clock, wall_clock
+from dealreg.bootstrap import CONFLICT, REGISTRATION
+from dealreg.runtime import Clock, wall_clock
+from dealreg.services.conflict.domain import AccountClaims
 from dealreg.settings import Settings
-from services.conflict.domain import AccountClaims
-from services.conflict.service import CONFLICT
-from services.registration.service import REGISTRATION
 from tests.support import events as ev
 from tests.support.contract import assert_valid_event
 from tests.support.kafka import produce

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from services.conflict.service import CONFLICT
-from services.payouts.service import PAYOUTS
-from services.registration.service import REGISTRATION
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 

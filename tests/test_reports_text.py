@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
-from dealreg.reports_cli import _facts, _text
+from dealreg.cli.reports import _facts, _text
 
 
 def test_times_print_in_utc_with_z_and_text_as_it_is() -> None:

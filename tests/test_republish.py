@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.conflict.service import CONFLICT
-from services.payouts.service import PAYOUTS
-from services.registration.service import REGISTRATION
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
 from tests.support.bus import InMemoryBus
 from tests.support.history import close_deals, generated_history
 

@@ -11,9 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaos.reference import Deal, Reference, Registration
-from services.conflict.service import CONFLICT
-from services.registration.domain import DealRegistration
-from services.registration.service import REGISTRATION
+from dealreg.bootstrap import CONFLICT, REGISTRATION
+from dealreg.services.registration.domain import DealRegistration
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 

@@ -12,10 +12,15 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel
 
-from events.schemas import EVENTS, TOPICS, BadInput, EventSpec, make_event, parse_event
-from events.schemas import outputs as out
-from events.schemas.generate import SCHEMA_DIR, asyncapi_document, schema_file_name, stale_files
-from events.schemas.values import Money
+from dealreg.events.schemas import EVENTS, TOPICS, BadInput, EventSpec, make_event, parse_event
+from dealreg.events.schemas import outputs as out
+from dealreg.events.schemas.generate import (
+    SCHEMA_DIR,
+    asyncapi_document,
+    schema_file_name,
+    stale_files,
+)
+from dealreg.events.schemas.values import Money
 from tests.support import events as ev
 
 INPUT_EXAMPLES: dict[str, dict[str, Any]] = {
@@ -113,7 +118,7 @@ def schema_errors(spec: EventSpec, document: object) -> list[str]:
 
 
 def test_generated_files_are_current() -> None:
-    assert stale_files() == [], "run: python -m events.schemas.generate"
+    assert stale_files() == [], "run: python -m dealreg.events.schemas.generate"
 
 
 def test_every_event_has_an_example() -> None:

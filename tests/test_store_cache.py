@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from dealreg.bootstrap import REGISTRATION
+from dealreg.services.partners import Partner
 from dealreg.settings import Settings
-from services.partners import Partner
-from services.registration.service import REGISTRATION
 
 ENROLLED = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = datetime(2026, 2, 1, tzinfo=UTC)

@@ -9,11 +9,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from dealreg import service as service_module
-from dealreg.service import ServiceDefinition, ServiceRuntime
+from dealreg import runtime as service_module
+from dealreg.bootstrap import REGISTRATION
+from dealreg.eventstore import ServiceApplication
+from dealreg.runtime import ServiceDefinition, ServiceRuntime
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication
-from services.registration.service import REGISTRATION
 
 
 def recovering_store(failures: int) -> tuple[ServiceDefinition, list[str]]:

@@ -1,6 +1,6 @@
 """The wire contract as code: pydantic models of every CloudEvent dealreg reads or writes."""
 
-from events.schemas.envelope import (
+from dealreg.events.schemas.envelope import (
     CLOUDEVENTS_CONTENT_TYPE,
     BadInput,
     CloudEvent,
@@ -9,7 +9,14 @@ from events.schemas.envelope import (
     make_event,
     parse_event,
 )
-from events.schemas.registry import EVENTS, TOPICS, EventSpec, output_spec, spec_for
+from dealreg.events.schemas.registry import (
+    EVENTS,
+    TOPICS,
+    EventSpec,
+    output_spec,
+    spec_for,
+    spec_of,
+)
 
 __all__ = [
     "CLOUDEVENTS_CONTENT_TYPE",
@@ -24,4 +31,5 @@ __all__ = [
     "output_spec",
     "parse_event",
     "spec_for",
+    "spec_of",
 ]

@@ -10,19 +10,18 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from events.schemas.inputs import PolicyPublished
-from events.schemas.registry import KNOWN_TYPES, EventSpec, output_spec, spec_for
-from events.schemas.values import Id, UtcDatetime
+from dealreg.events.schemas.inputs import PolicyPublished
+from dealreg.events.schemas.registry import KNOWN_TYPES, EventSpec, output_spec, spec_for
+from dealreg.events.schemas.values import Id, UtcDatetime
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 MAX_VALUE_BYTES = 1024 * 1024
 TYPE_PATTERN = r"^dealreg\.[a-z_]+(\.[a-z_]+)*\.v1$"
 
-M = TypeVar("M", bound=BaseModel)
 
 
 class BadInput(Exception):  # noqa: N818 - the contract's term
@@ -95,11 +94,6 @@ class ParsedEvent:
     def data(self) -> BaseModel:
         data: BaseModel = self.envelope.data
         return data
-
-    def data_as(self, model: type[M]) -> M:
-        if not isinstance(self.envelope.data, model):
-            raise TypeError(f"{self.name} carries {type(self.envelope.data).__name__}")
-        return self.envelope.data
 
 
 def _describe(error: ValidationError, limit: int = 5) -> str:

@@ -1,7 +1,7 @@
 """Generate the checked-in JSON Schema files and the AsyncAPI document from the models.
 
-    python -m events.schemas.generate          # write the files
-    python -m events.schemas.generate --check  # exit 1 and list the stale files
+    python -m dealreg.events.schemas.generate          # write the files
+    python -m dealreg.events.schemas.generate --check  # exit 1 and list the stale files
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from events.schemas.envelope import CLOUDEVENTS_CONTENT_TYPE, envelope_model
-from events.schemas.registry import EVENTS, TOPICS, EventSpec
+from dealreg.events.schemas.envelope import CLOUDEVENTS_CONTENT_TYPE, envelope_model
+from dealreg.events.schemas.registry import EVENTS, TOPICS, EventSpec
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_DIR = HERE / "json"

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from events.schemas.iso_codes import is_known_currency
-from events.schemas.values import (
+from dealreg.events.schemas.iso_codes import is_known_currency
+from dealreg.events.schemas.values import (
     CountryCode,
     Days,
     Email,

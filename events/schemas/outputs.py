@@ -13,24 +13,30 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from events.schemas.inputs import Winner
-from events.schemas.values import (
+from dealreg.events.schemas.inputs import Winner
+from dealreg.events.schemas.values import (
+    AdjustmentReason,
+    ApprovalVia,
+    ClaimDenialReason,
+    ConflictKind,
     Days,
     Emitted,
+    ExtensionDenialReason,
     Id,
+    LineKind,
     Money,
     Program,
     Rate,
+    RejectionReason,
+    Sourced,
     Text,
     Tier,
     UtcDatetime,
+    WithheldReason,
 )
 
 AccountKey = Annotated[str, Field(min_length=1, max_length=1000)]
 Ids = Annotated[list[Id], Field(max_length=10_000)]
-ConflictKind = Literal[
-    "late_earlier_submission", "partner_vs_direct", "partner_vs_partner", "partner_protected"
-]
 
 
 class RegistrationReceived(Emitted):
@@ -51,14 +57,14 @@ class RegistrationApproved(Emitted):
     window_days: int
     policy_id: Id
     policy_version: int
-    via: Literal["auto", "dispute"]
+    via: ApprovalVia
 
 
 class RegistrationRejected(Emitted):
     registration_id: Id
     partner_id: Id
     account_key: AccountKey
-    reason: Literal["invalid", "unknown_partner", "duplicate", "conflict", "dispute_lost"]
+    reason: RejectionReason
     conflicting_registration_id: Id | None
     detail: Text
 
@@ -83,7 +89,7 @@ class RegistrationExtensionDenied(Emitted):
     partner_id: Id
     account_key: AccountKey
     days: Days
-    reason: Literal["not_protected", "too_long", "over_max_total"]
+    reason: ExtensionDenialReason
 
 
 class RegistrationExpired(Emitted):
@@ -108,7 +114,7 @@ class ClaimGranted(Emitted):
 class ClaimDenied(Emitted):
     registration_id: Id
     account_key: AccountKey
-    reason: Literal["duplicate", "conflict"]
+    reason: ClaimDenialReason
     conflicting_registration_id: Id | None
 
 
@@ -139,7 +145,7 @@ class DisputeSettled(Emitted):
 
 
 class PayoutLine(Emitted):
-    kind: Literal["commission", "tier_bonus"]
+    kind: LineKind
     base: Money
     rate: Rate
     share: Rate
@@ -151,7 +157,7 @@ class PayoutBasis(Emitted):
     tier: Tier
     policy_id: Id
     policy_version: int
-    sourced: Literal["partner", "direct"]
+    sourced: Sourced
 
 
 class PayoutCalculated(Emitted):
@@ -172,7 +178,7 @@ class PayoutAdjusted(Emitted):
     sequence: Annotated[int, Field(ge=2)]
     delta: Money
     new_total: Money
-    reason: Literal["dispute_settled", "policy_retroactive", "late_fact", "refund"]
+    reason: AdjustmentReason
     lines: list[PayoutLine]
     basis: PayoutBasis
     supersedes: Ids
@@ -181,7 +187,7 @@ class PayoutAdjusted(Emitted):
 class PayoutWithheld(Emitted):
     deal_id: Id
     account_key: AccountKey
-    reason: Literal["no_registration", "registration_not_protected", "dispute_open"]
+    reason: WithheldReason
 
 
 class MessageRejected(Emitted):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from events.schemas import inputs, outputs
+from dealreg.events.schemas import inputs, outputs
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,9 @@ EVENTS: tuple[EventSpec, ...] = (
 
 _BY_TOPIC_AND_TYPE = {(spec.topic, spec.type): spec for spec in EVENTS}
 _OUTPUTS = {spec.name: spec for spec in EVENTS if spec.direction == "output"}
+_BY_MODEL = {spec.model: spec for spec in EVENTS}
+assert len(_BY_MODEL) == len(EVENTS), "each event of the contract has a payload model of its own"
+
 KNOWN_TYPES = frozenset(spec.type for spec in EVENTS)
 
 
@@ -149,3 +152,8 @@ def spec_for(topic: str, type_: str) -> EventSpec | None:
 
 def output_spec(name: str) -> EventSpec:
     return _OUTPUTS[name]
+
+
+def spec_of(model: type[BaseModel]) -> EventSpec:
+    """The event whose payload ``model`` is (KeyError for a model of no contract event)."""
+    return _BY_MODEL[model]

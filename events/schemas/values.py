@@ -144,3 +144,26 @@ class Money(Frozen):
 
     amount: DecimalString
     currency: CurrencyCode
+
+
+# The contract's closed vocabularies, named once for the schemas and the services.
+#: How a registration came to be approved.
+ApprovalVia = Literal["auto", "dispute"]
+#: Why a registration was rejected (docs/contract.md §3b).
+RejectionReason = Literal["invalid", "unknown_partner", "duplicate", "conflict", "dispute_lost"]
+#: Why an extension was denied.
+ExtensionDenialReason = Literal["not_protected", "too_long", "over_max_total"]
+#: Why the conflict service denied a claim.
+ClaimDenialReason = Literal["duplicate", "conflict"]
+#: The kinds of conflict and dispute.
+ConflictKind = Literal[
+    "late_earlier_submission", "partner_vs_direct", "partner_vs_partner", "partner_protected"
+]
+#: The kinds of payout line.
+LineKind = Literal["commission", "tier_bonus"]
+#: Who sourced a won deal.
+Sourced = Literal["partner", "direct"]
+#: Why a payout was adjusted.
+AdjustmentReason = Literal["dispute_settled", "policy_retroactive", "late_fact", "refund"]
+#: Why no payout was made for a won deal.
+WithheldReason = Literal["no_registration", "registration_not_protected", "dispute_open"]

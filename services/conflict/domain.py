@@ -14,14 +14,15 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from dealreg.events.schemas.values import ClaimDenialReason, ConflictKind, Program, Tier
 from dealreg.identity import business_id
-from services.conflict.rules import Claim, Opportunity
+from dealreg.services.conflict.rules import Claim, Opportunity
 
 
 @dataclass(frozen=True)
 class Dispute:
     dispute_id: str
-    kind: str
+    kind: ConflictKind
     registration_ids: tuple[str, ...]
     opportunity_ids: tuple[str, ...]
     opened_at: datetime
@@ -34,30 +35,28 @@ class AccountClaims(Aggregate):
     class Opened(Aggregate.Created):
         account_key: str
 
-    class ClaimGranted(Aggregate.Event):
+    class ClaimDecided(Aggregate.Event):
+        """What a decided claim records of its registration, and the rule that decided."""
+
         account_key: str
         registration_id: str
         partner_id: str
         submitted_at: datetime
-        program: str
-        tier: str
+        program: Program
+        tier: Tier
+
+    class ClaimGranted(ClaimDecided):
         expires_at: datetime
         rule: int
 
-    class ClaimDenied(Aggregate.Event):
-        account_key: str
-        registration_id: str
-        partner_id: str
-        submitted_at: datetime
-        program: str
-        tier: str
-        reason: str
+    class ClaimDenied(ClaimDecided):
+        reason: ClaimDenialReason
         conflicting_registration_id: str | None
         rule: int
 
     class ConflictDetected(Aggregate.Event):
         account_key: str
-        kind: str
+        kind: ConflictKind
         registration_ids: list[str]
         opportunity_ids: list[str]
         detected_at: datetime
@@ -68,7 +67,7 @@ class AccountClaims(Aggregate):
 
         account_key: str
         dispute_id: str
-        kind: str
+        kind: ConflictKind
         registration_ids: list[str]
         opportunity_ids: list[str]
         opened_at: datetime
@@ -123,7 +122,7 @@ class AccountClaims(Aggregate):
 
     @event(ClaimGranted)
     def grant(self, *, account_key: str, registration_id: str, partner_id: str,
-              submitted_at: datetime, program: str, tier: str, expires_at: datetime,
+              submitted_at: datetime, program: Program, tier: Tier, expires_at: datetime,
               rule: int) -> None:
         self.claims[registration_id] = Claim(
             registration_id=registration_id, partner_id=partner_id, submitted_at=submitted_at,
@@ -131,7 +130,8 @@ class AccountClaims(Aggregate):
 
     @event(ClaimDenied)
     def deny(self, *, account_key: str, registration_id: str, partner_id: str,
-             submitted_at: datetime, program: str, tier: str, reason: str,
+             submitted_at: datetime, program: Program, tier: Tier,
+             reason: ClaimDenialReason,
              conflicting_registration_id: str | None, rule: int) -> None:
         self.claims[registration_id] = Claim(
             registration_id=registration_id, partner_id=partner_id, submitted_at=submitted_at,
@@ -139,12 +139,13 @@ class AccountClaims(Aggregate):
             conflicting_registration_id=conflicting_registration_id)
 
     @event(ConflictDetected)
-    def detect_conflict(self, *, account_key: str, kind: str, registration_ids: list[str],
+    def detect_conflict(self, *, account_key: str, kind: ConflictKind,
+                        registration_ids: list[str],
                         opportunity_ids: list[str], detected_at: datetime) -> None:
         pass
 
     @event(DisputeOpened)
-    def announce_dispute(self, *, account_key: str, dispute_id: str, kind: str,
+    def announce_dispute(self, *, account_key: str, dispute_id: str, kind: ConflictKind,
                          registration_ids: list[str], opportunity_ids: list[str],
                          opened_at: datetime, newcomer: dict[str, Any] | None,
                          rule: int) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 
+from dealreg.events.schemas import outputs as out
+from dealreg.events.schemas.inputs import DirectWinner, RegistrationWinner
 from dealreg.outbox import Emission
-from events.schemas import outputs as out
-from events.schemas.inputs import DirectWinner, RegistrationWinner
-from services.conflict.domain import AccountClaims as Account
+from dealreg.services.conflict.domain import AccountClaims as Account
 
 
 def emit(domain_event: DomainEventProtocol[Any]) -> Sequence[Emission]:

@@ -9,6 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
+
+from dealreg.events.schemas.values import ClaimDenialReason, ConflictKind, Program, Tier
+
+ClaimStatus = Literal["protected", "under_review", "denied", "rejected"]
+#: ``granted``, ``denied``, ``dispute`` (open one) or ``join`` (an open one).
+Outcome = Literal["granted", "denied", "dispute", "join"]
 
 
 @dataclass(frozen=True)
@@ -18,9 +25,9 @@ class Claim:
     registration_id: str
     partner_id: str
     submitted_at: datetime
-    program: str
-    tier: str
-    status: str  # "protected" | "under_review" | "denied" | "rejected"
+    program: Program
+    tier: Tier
+    status: ClaimStatus
     expires_at: datetime | None = None
     withdrawn_at: datetime | None = None
     conflicting_registration_id: str | None = None
@@ -53,10 +60,10 @@ class Decision:
     """``outcome`` is ``granted``, ``denied``, ``dispute`` (open one) or ``join`` (an open one)."""
 
     rule: int
-    outcome: str
-    reason: str | None = None
+    outcome: Outcome
+    reason: ClaimDenialReason | None = None
     conflicting_registration_id: str | None = None
-    kind: str | None = None
+    kind: ConflictKind | None = None
     dispute_id: str | None = None
     opportunity_ids: tuple[str, ...] = ()
 

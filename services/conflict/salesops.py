@@ -11,11 +11,11 @@ from typing import Any
 from eventsourcing.domain import DomainEventProtocol
 
 from dealreg.audit import business_fields
-from dealreg.store import ServiceApplication
-from services.account_key import account_key
-from services.conflict.domain import AccountClaims, AccountOf
-from services.conflict.rules import RULE_TEXT, decide
-from services.program_policy import Policy, PolicyBook, in_force
+from dealreg.eventstore import ServiceApplication
+from dealreg.services.account_key import account_key
+from dealreg.services.conflict.domain import AccountClaims, AccountOf
+from dealreg.services.conflict.rules import RULE_TEXT, decide
+from dealreg.services.program_policy import Policy, PolicyBook, in_force
 
 
 class NotFoundError(LookupError):

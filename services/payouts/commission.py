@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from events.schemas.values import TIER_ORDER
-from services.program_policy import Policy
+from dealreg.events.schemas.values import TIER_ORDER, WithheldReason
+from dealreg.services.program_policy import Policy
 
 CENT = Decimal("0.01")
 
@@ -80,7 +80,7 @@ class Payout:
 
 @dataclass(frozen=True)
 class Withheld:
-    reason: str  # "no_registration" | "registration_not_protected" | "dispute_open"
+    reason: WithheldReason
 
 
 #: (partner_id, instant) → (program, tier), or None when the partner is not enrolled then.

@@ -14,8 +14,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from dealreg.events.schemas.values import AdjustmentReason, WithheldReason
 from dealreg.identity import business_id
-from services.payouts.commission import Deal, Protection
+from dealreg.services.payouts.commission import Deal, Protection
 
 
 class AccountFacts(Aggregate):
@@ -115,7 +116,7 @@ class DealPayouts(Aggregate):
         delta: Decimal
         new_total: Decimal
         currency: str
-        reason: str
+        reason: AdjustmentReason
         lines: list[dict[str, Any]]
         basis: dict[str, Any]
         supersedes: list[str]
@@ -124,7 +125,7 @@ class DealPayouts(Aggregate):
     class Withheld(Aggregate.Event):
         deal_id: str
         account_key: str
-        reason: str
+        reason: WithheldReason
         closed_at: datetime
 
     @staticmethod
@@ -166,13 +167,13 @@ class DealPayouts(Aggregate):
 
     @event(Adjusted)
     def adjust(self, *, payout_id: str, deal_id: str, partner_id: str, sequence: int,
-               delta: Decimal, new_total: Decimal, currency: str, reason: str,
+               delta: Decimal, new_total: Decimal, currency: str, reason: AdjustmentReason,
                lines: list[dict[str, Any]], basis: dict[str, Any], supersedes: list[str],
                decided_at: datetime) -> None:
         self.emitted[partner_id].append((payout_id, delta))
         self.bases[partner_id] = basis
 
     @event(Withheld)
-    def withhold(self, *, deal_id: str, account_key: str, reason: str,
+    def withhold(self, *, deal_id: str, account_key: str, reason: WithheldReason,
                  closed_at: datetime) -> None:
         self.withheld = reason

@@ -8,10 +8,10 @@ from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 
+from dealreg.events.schemas import outputs as out
+from dealreg.events.schemas.values import Money
 from dealreg.outbox import Emission
-from events.schemas import outputs as out
-from events.schemas.values import Money
-from services.payouts.domain import DealPayouts
+from dealreg.services.payouts.domain import DealPayouts
 
 
 def _money(amount: Decimal, currency: str) -> Money:

@@ -1,135 +1,196 @@
-"""Thin translations from the payouts service's input events to its commands."""
+"""The payouts service's use cases, one per input event, each given its typed payload.
+
+Every fact that can change what a deal earns (its close, a refund, a protection approved,
+extended, withdrawn or lost, a dispute opened or settled, a late enrollment or tier change,
+a retroactive policy) is recorded, then the deals it concerns are reconciled
+(:mod:`dealreg.services.payouts.reconciliation`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
-from dealreg.processing import Handler, Reads, UnitOfWork
-from events.schemas import ParsedEvent
-from events.schemas import outputs as out
-from events.schemas.inputs import DealClosed, DealRefunded, PartnerEnrolled, PartnerTierChanged
-from services.account_key import account_key
-from services.partners import change_partner_tier, enroll_partner
-from services.payouts import app
-from services.payouts.domain import AccountFacts, DealPayouts
-from services.program_policy import publish_policy
+from dealreg.events.schemas import BadInput
+from dealreg.events.schemas.inputs import (
+    DealClosed,
+    DealRefunded,
+    PartnerEnrolled,
+    PartnerTierChanged,
+    PolicyPublished,
+)
+from dealreg.events.schemas.outputs import (
+    DisputeOpened,
+    DisputeSettled,
+    RegistrationApproved,
+    RegistrationExtended,
+    RegistrationRejected,
+    RegistrationWithdrawn,
+)
+from dealreg.events.schemas.values import AdjustmentReason
+from dealreg.processing import Inbound, UnitOfWork
+from dealreg.services.account_key import account_key
+from dealreg.services.partners import change_partner_tier, enroll_partner, partner_at
+from dealreg.services.payouts.commission import Protection
+from dealreg.services.payouts.domain import AccountFacts, DealPayouts
+from dealreg.services.payouts.reconciliation import (
+    account,
+    deal_payouts,
+    deals_closed_since,
+    reconcile,
+    reconcile_account,
+    reconcile_deals,
+)
+from dealreg.services.program_policy import publish_policy
+from dealreg.services.repeats import check_repeat
 
 
-def on_policy_published(unit: UnitOfWork, event: ParsedEvent) -> None:
-    policy = publish_policy(unit, event)
-    if policy is not None and policy.retroactive:
-        app.reconcile_deals(unit, app.deals_closed_since(unit, policy.effective_from),
-                            reason="policy_retroactive", decided_at=event.envelope.time)
+def deal_account_key(cmd: DealClosed) -> str:
+    """The account key of a closed deal, or bad input naming the field."""
+    try:
+        return account_key(company_name=cmd.account.company_name, country=cmd.account.country,
+                           domain=cmd.account.domain)
+    except ValueError as error:
+        raise BadInput(f"data.account.{error}") from None
 
 
-def on_partner_enrolled(unit: UnitOfWork, event: ParsedEvent) -> None:
-    """An enrollment read after deals it concerns (another topic) pays them now."""
-    enroll_partner(unit, event)
-    enrolled_at = event.data_as(PartnerEnrolled).enrolled_at
-    app.reconcile_deals(unit, app.deals_closed_since(unit, enrolled_at), reason="late_fact",
-                        decided_at=event.envelope.time)
-
-
-def on_tier_changed(unit: UnitOfWork, event: ParsedEvent) -> None:
-    """A tier change can change the payout of any deal closed since it took effect."""
-    change_partner_tier(unit, event)
-    effective_at = event.data_as(PartnerTierChanged).effective_at
-    app.reconcile_deals(unit, app.deals_closed_since(unit, effective_at), reason="late_fact",
-                        decided_at=event.envelope.time)
-
-
-def on_deal_closed(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(DealClosed)
-    if data.outcome != "won":
+def close_deal(unit: UnitOfWork, cmd: DealClosed) -> None:
+    """A won deal is recorded once and paid (a lost one earns nothing)."""
+    if cmd.outcome != "won":
         return
-    app.close_deal(unit, deal_id=data.deal_id, company_name=data.account.company_name,
-                   country=data.account.country, domain=data.account.domain,
-                   closed_at=data.closed_at, value=data.first_year_value.amount,
-                   currency=data.first_year_value.currency,
-                   registration_id=data.registration_id, co_sell=data.co_sell,
-                   co_sell_partner_id=data.co_sell_partner_id)
+    value, currency = cmd.first_year_value.amount, cmd.first_year_value.currency
+    existing = unit.get(DealPayouts, DealPayouts.create_id(cmd.deal_id))
+    if existing is not None:  # a deal closes once; the same deal.closed again is ignored
+        check_repeat("deal", cmd.deal_id, existing.deal, {
+            "closed_at": cmd.closed_at, "value": value, "currency": currency,
+            "registration_id": cmd.registration_id, "co_sell": cmd.co_sell,
+            "co_sell_partner_id": cmd.co_sell_partner_id})
+        return
+    if cmd.co_sell_partner_id and partner_at(unit, cmd.co_sell_partner_id,
+                                             cmd.closed_at) is None:
+        unit.defer_unless_overdue(
+            f"co-sell partner {cmd.co_sell_partner_id} is not enrolled (yet)")
+    key = deal_account_key(cmd)
+    payouts = DealPayouts(deal_id=cmd.deal_id, account_key=key, closed_at=cmd.closed_at,
+                          value=value, currency=currency, registration_id=cmd.registration_id,
+                          co_sell=cmd.co_sell, co_sell_partner_id=cmd.co_sell_partner_id)
+    unit.add(payouts)
+    account(unit, key).note_deal(deal_id=cmd.deal_id)
+    reconcile(unit, payouts, reason="late_fact", decided_at=cmd.closed_at)
 
 
-def on_deal_refunded(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(DealRefunded)
-    app.refund_deal(unit, deal_id=data.deal_id, refunded_at=data.refunded_at)
+def refund_deal(unit: UnitOfWork, cmd: DealRefunded) -> None:
+    payouts = deal_payouts(unit, cmd.deal_id, "data.deal_id")
+    if payouts.refunded_at is None:
+        payouts.refund(refunded_at=cmd.refunded_at)
+        reconcile(unit, payouts, reason="refund", decided_at=cmd.refunded_at)
 
 
-def on_approved(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(out.RegistrationApproved)
-    app.protect(unit, key=data.account_key, registration_id=data.registration_id,
-                partner_id=data.partner_id, protected_from=data.protected_from,
-                expires_at=data.expires_at,
-                reason="dispute_settled" if data.via == "dispute" else "late_fact",
-                decided_at=event.envelope.time)
+def publish_program_policy(unit: UnitOfWork, cmd: PolicyPublished) -> None:
+    """A new policy; a retroactive one recomputes every deal closed since it took effect."""
+    policy = publish_policy(unit, cmd)
+    if policy is not None and policy.retroactive:
+        reconcile_deals(unit, deals_closed_since(unit, policy.effective_from),
+                        reason="policy_retroactive", decided_at=unit.fact_time)
 
 
-def on_extended(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(out.RegistrationExtended)
-    facts = app.account(unit, data.account_key)
-    protection = facts.protections.get(data.registration_id)
+def enroll_late_partner(unit: UnitOfWork, cmd: PartnerEnrolled) -> None:
+    """An enrollment read after deals it concerns (another topic) pays them now."""
+    enroll_partner(unit, cmd)
+    reconcile_deals(unit, deals_closed_since(unit, cmd.enrolled_at), reason="late_fact",
+                    decided_at=unit.fact_time)
+
+
+def change_tier(unit: UnitOfWork, cmd: PartnerTierChanged) -> None:
+    """A tier change can change the payout of any deal closed since it took effect."""
+    change_partner_tier(unit, cmd)
+    reconcile_deals(unit, deals_closed_since(unit, cmd.effective_at), reason="late_fact",
+                    decided_at=unit.fact_time)
+
+
+def _protect(unit: UnitOfWork, protection: Protection, key: str,
+             reason: AdjustmentReason) -> None:
+    facts = account(unit, key)
+    if facts.protections.get(protection.registration_id) == protection:
+        return  # known already (a republished event)
+    facts.protect(registration_id=protection.registration_id,
+                  partner_id=protection.partner_id, protected_from=protection.protected_from,
+                  expires_at=protection.expires_at)
+    reconcile_account(unit, facts, reason=reason, decided_at=unit.fact_time)
+
+
+def protect(unit: UnitOfWork, cmd: RegistrationApproved) -> None:
+    _protect(unit, Protection(cmd.registration_id, cmd.partner_id, cmd.protected_from,
+                              cmd.expires_at), cmd.account_key,
+             "dispute_settled" if cmd.via == "dispute" else "late_fact")
+
+
+def extend_protection(unit: UnitOfWork, cmd: RegistrationExtended) -> None:
+    protection = account(unit, cmd.account_key).protections.get(cmd.registration_id)
     if protection is not None:
-        app.protect(unit, key=data.account_key, registration_id=data.registration_id,
-                    partner_id=data.partner_id, protected_from=protection.protected_from,
-                    expires_at=data.expires_at, reason="late_fact",
-                    decided_at=event.envelope.time)
+        _protect(unit, Protection(cmd.registration_id, cmd.partner_id,
+                                  protection.protected_from, cmd.expires_at),
+                 cmd.account_key, "late_fact")
 
 
-def on_withdrawn(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(out.RegistrationWithdrawn)
-    app.unprotect(unit, key=data.account_key, registration_id=data.registration_id,
-                  withdrawn_at=data.withdrawn_at, reason="late_fact",
-                  decided_at=event.envelope.time)
+def _unprotect(unit: UnitOfWork, key: str, registration_id: str,
+               withdrawn_at: datetime | None, reason: AdjustmentReason) -> None:
+    facts = account(unit, key)
+    protection = facts.protections.get(registration_id)
+    if protection is None or (protection.withdrawn_at == withdrawn_at if withdrawn_at
+                              else not protection.approved):
+        return  # unknown, or known already (a republished event)
+    facts.unprotect(registration_id=registration_id, withdrawn_at=withdrawn_at)
+    reconcile_account(unit, facts, reason=reason, decided_at=unit.fact_time)
 
 
-def on_rejected(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(out.RegistrationRejected)
-    if data.reason == "dispute_lost":
-        app.unprotect(unit, key=data.account_key, registration_id=data.registration_id,
-                      withdrawn_at=None, reason="dispute_settled",
-                      decided_at=event.envelope.time)
+def withdraw_protection(unit: UnitOfWork, cmd: RegistrationWithdrawn) -> None:
+    _unprotect(unit, cmd.account_key, cmd.registration_id, cmd.withdrawn_at, "late_fact")
 
 
-def on_dispute_opened(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(out.DisputeOpened)
-    app.change_dispute(unit, key=data.account_key, dispute_id=data.dispute_id, open=True,
-                       decided_at=data.opened_at)
+def lose_protection(unit: UnitOfWork, cmd: RegistrationRejected) -> None:
+    """A registration that loses a dispute loses its protection (and what it earned)."""
+    if cmd.reason == "dispute_lost":
+        _unprotect(unit, cmd.account_key, cmd.registration_id, None, "dispute_settled")
 
 
-def on_dispute_settled(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(out.DisputeSettled)
-    app.change_dispute(unit, key=data.account_key, dispute_id=data.dispute_id, open=False,
-                       decided_at=data.settled_at)
+def _change_dispute(unit: UnitOfWork, key: str, dispute_id: str, *, open: bool,
+                    decided_at: datetime) -> None:
+    facts = account(unit, key)
+    if (dispute_id in facts.open_disputes) != open:
+        facts.change_dispute(dispute_id=dispute_id, open=open)
+        reconcile_account(unit, facts, reason="dispute_settled", decided_at=decided_at)
 
 
-HANDLERS: Mapping[str, Handler] = {
-    "partner.enrolled": on_partner_enrolled,
-    "partner.tier_changed": on_tier_changed,
-    "policy.published": on_policy_published,
-    "deal.closed": on_deal_closed,
-    "deal.refunded": on_deal_refunded,
-    "registration.approved": on_approved,
-    "registration.extended": on_extended,
-    "registration.withdrawn": on_withdrawn,
-    "registration.rejected": on_rejected,
-    "dispute.opened": on_dispute_opened,
-    "dispute.settled": on_dispute_settled,
-}
+def open_dispute(unit: UnitOfWork, cmd: DisputeOpened) -> None:
+    _change_dispute(unit, cmd.account_key, cmd.dispute_id, open=True, decided_at=cmd.opened_at)
 
 
-def _deal_reads(event: ParsedEvent) -> Iterable[UUID]:
-    data = event.data_as(DealClosed)
-    key = account_key(company_name=data.account.company_name, country=data.account.country,
-                      domain=data.account.domain)
-    return DealPayouts.create_id(data.deal_id), AccountFacts.create_id(key)
+def settle_dispute(unit: UnitOfWork, cmd: DisputeSettled) -> None:
+    _change_dispute(unit, cmd.account_key, cmd.dispute_id, open=False,
+                    decided_at=cmd.settled_at)
 
 
-def _approval_read(event: ParsedEvent) -> Iterable[UUID]:
-    return (AccountFacts.create_id(event.data_as(out.RegistrationApproved).account_key),)
+def _deal_reads(cmd: DealClosed) -> Iterable[UUID]:
+    return DealPayouts.create_id(cmd.deal_id), AccountFacts.create_id(deal_account_key(cmd))
 
 
-READS: Mapping[str, Reads] = {
-    "deal.closed": _deal_reads,
-    "registration.approved": _approval_read,
-}
+def _approval_reads(cmd: RegistrationApproved) -> Iterable[UUID]:
+    return (AccountFacts.create_id(cmd.account_key),)
+
+
+INBOUND = (
+    Inbound()
+    .on(PartnerEnrolled, enroll_late_partner)
+    .on(PartnerTierChanged, change_tier)
+    .on(PolicyPublished, publish_program_policy)
+    .on(DealClosed, close_deal, reads=_deal_reads)
+    .on(DealRefunded, refund_deal)
+    .on(RegistrationApproved, protect, reads=_approval_reads)
+    .on(RegistrationExtended, extend_protection)
+    .on(RegistrationWithdrawn, withdraw_protection)
+    .on(RegistrationRejected, lose_protection)
+    .on(DisputeOpened, open_dispute)
+    .on(DisputeSettled, settle_dispute)
+)

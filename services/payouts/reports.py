@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from dealreg.audit import business_fields
+from dealreg.eventstore import ServiceApplication
 from dealreg.processing import UnitOfWork
-from dealreg.store import ServiceApplication
-from services.payouts.app import account, outcome_of
-from services.payouts.commission import Payout
-from services.payouts.domain import DealPayouts
+from dealreg.services.payouts.commission import Payout
+from dealreg.services.payouts.domain import DealPayouts
+from dealreg.services.payouts.reconciliation import account, outcome_of
 
 
 class NotFoundError(LookupError):

@@ -9,11 +9,30 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from dealreg.events.schemas.values import (
+    ApprovalVia,
+    ExtensionDenialReason,
+    Program,
+    RejectionReason,
+    Tier,
+)
 from dealreg.identity import business_id
+
+RegistrationStatus = Literal["submitted", "received", "rejected", "approved", "under_review"]
+
+
+class RegistrationEvent(Aggregate.Event):
+    """What every event of a registration after its submission carries: the ids that join
+    it without lookups (and that its CloudEvent needs)."""
+
+    registration_id: str
+    partner_id: str
+    account_key: str
 
 
 class DealRegistration(Aggregate):
@@ -34,68 +53,44 @@ class DealRegistration(Aggregate):
         currency: str
         expected_close_date: date
 
-    class Received(Aggregate.Event):
-        registration_id: str
-        partner_id: str
-        account_key: str
+    class Received(RegistrationEvent):
         submitted_at: datetime
-        program: str
-        tier: str
+        program: Program
+        tier: Tier
 
-    class Rejected(Aggregate.Event):
-        registration_id: str
-        partner_id: str
-        account_key: str
+    class Rejected(RegistrationEvent):
         decided_at: datetime
-        reason: str
+        reason: RejectionReason
         detail: str
         conflicting_registration_id: str | None
 
-    class Approved(Aggregate.Event):
-        registration_id: str
-        partner_id: str
-        account_key: str
+    class Approved(RegistrationEvent):
         protected_from: datetime
         expires_at: datetime
         window_days: int
         policy_id: str
         policy_version: int
-        via: str
+        via: ApprovalVia
         decided_at: datetime
 
-    class PutUnderReview(Aggregate.Event):
-        registration_id: str
-        partner_id: str
-        account_key: str
+    class PutUnderReview(RegistrationEvent):
         dispute_id: str
         decided_at: datetime
 
-    class Extended(Aggregate.Event):
-        registration_id: str
-        partner_id: str
-        account_key: str
+    class Extended(RegistrationEvent):
         days: int
         expires_at: datetime
         requested_at: datetime
 
-    class ExtensionDenied(Aggregate.Event):
-        registration_id: str
-        partner_id: str
-        account_key: str
+    class ExtensionDenied(RegistrationEvent):
         days: int
-        reason: str
+        reason: ExtensionDenialReason
         requested_at: datetime
 
-    class Withdrawn(Aggregate.Event):
-        registration_id: str
-        partner_id: str
-        account_key: str
+    class Withdrawn(RegistrationEvent):
         withdrawn_at: datetime
 
-    class Expired(Aggregate.Event):
-        registration_id: str
-        partner_id: str
-        account_key: str
+    class Expired(RegistrationEvent):
         expired_at: datetime
 
     @staticmethod
@@ -133,10 +128,10 @@ class DealRegistration(Aggregate):
         self.estimated_value = estimated_value
         self.currency = currency
         self.expected_close_date = expected_close_date
-        self.status = "submitted"
-        self.program: str | None = None
-        self.tier: str | None = None
-        self.rejection: tuple[str, str] | None = None
+        self.status: RegistrationStatus = "submitted"
+        self.program: Program | None = None
+        self.tier: Tier | None = None
+        self.rejection: tuple[RejectionReason, str] | None = None
         self.conflicting_registration_id: str | None = None
         self.protected_from: datetime | None = None
         self.expires_at: datetime | None = None
@@ -145,7 +140,7 @@ class DealRegistration(Aggregate):
         self.expired_at: datetime | None = None
         self.decided_at: datetime | None = None
 
-    def receive(self, *, program: str, tier: str) -> None:
+    def receive(self, *, program: Program, tier: Tier) -> None:
         """The submission passed the checks of rule 1; the claim goes to the conflict service."""
         self._received(**self._ids, submitted_at=self.submitted_at, program=program, tier=tier)
 
@@ -157,15 +152,15 @@ class DealRegistration(Aggregate):
         partner_id: str,
         account_key: str,
         submitted_at: datetime,
-        program: str,
-        tier: str,
+        program: Program,
+        tier: Tier,
     ) -> None:
         self.status = "received"
         self.program = program
         self.tier = tier
 
     def reject(
-        self, *, reason: str, detail: str, decided_at: datetime,
+        self, *, reason: RejectionReason, detail: str, decided_at: datetime,
         conflicting_registration_id: str | None = None,
     ) -> None:
         self._rejected(**self._ids, decided_at=decided_at, reason=reason,
@@ -179,7 +174,7 @@ class DealRegistration(Aggregate):
         partner_id: str,
         account_key: str,
         decided_at: datetime,
-        reason: str,
+        reason: RejectionReason,
         detail: str,
         conflicting_registration_id: str | None,
     ) -> None:
@@ -202,7 +197,7 @@ class DealRegistration(Aggregate):
         return self.protected_from <= instant <= self.expires_at
 
     def approve(self, *, expires_at: datetime, window_days: int, policy_id: str,
-                policy_version: int, via: str, decided_at: datetime) -> None:
+                policy_version: int, via: ApprovalVia, decided_at: datetime) -> None:
         """Protection from ``submitted_at`` (both on a plain approval and after a dispute)."""
         self._approved(**self._ids, protected_from=self.submitted_at, expires_at=expires_at,
                        window_days=window_days, policy_id=policy_id,
@@ -211,7 +206,8 @@ class DealRegistration(Aggregate):
     @event(Approved)
     def _approved(self, *, registration_id: str, partner_id: str, account_key: str,
                   protected_from: datetime, expires_at: datetime, window_days: int,
-                  policy_id: str, policy_version: int, via: str, decided_at: datetime) -> None:
+                  policy_id: str, policy_version: int, via: ApprovalVia,
+                  decided_at: datetime) -> None:
         self.status = "approved"
         self.rejection = None  # a dispute won after an earlier one was lost
         self.conflicting_registration_id = None
@@ -238,12 +234,14 @@ class DealRegistration(Aggregate):
         self.expires_at = expires_at
         self.expired_at = None
 
-    def deny_extension(self, *, days: int, reason: str, requested_at: datetime) -> None:
+    def deny_extension(self, *, days: int, reason: ExtensionDenialReason,
+                       requested_at: datetime) -> None:
         self._extension_denied(**self._ids, days=days, reason=reason, requested_at=requested_at)
 
     @event(ExtensionDenied)
     def _extension_denied(self, *, registration_id: str, partner_id: str, account_key: str,
-                          days: int, reason: str, requested_at: datetime) -> None:
+                          days: int, reason: ExtensionDenialReason,
+                          requested_at: datetime) -> None:
         pass
 
     def withdraw(self, *, withdrawn_at: datetime) -> None:

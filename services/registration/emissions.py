@@ -7,9 +7,9 @@ from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 
+from dealreg.events.schemas import outputs as out
 from dealreg.outbox import Emission
-from events.schemas import outputs as out
-from services.registration.domain import DealRegistration as Registration
+from dealreg.services.registration.domain import DealRegistration as Registration
 
 
 def emit(domain_event: DomainEventProtocol[Any]) -> Sequence[Emission]:

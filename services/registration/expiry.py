@@ -17,9 +17,9 @@ from datetime import datetime
 
 from eventsourcing.persistence import IntegrityError
 
+from dealreg.eventstore import ServiceApplication, stored_topics
+from dealreg.services.registration.domain import DealRegistration
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication
-from services.registration.domain import DealRegistration
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,9 @@ class ExpiryIndex:
         return sorted(r for r, expires_at in self.pending.items() if expires_at < now)
 
 
-TOPICS = [
-    DealRegistration.Approved.__module__ + ":" + cls.__qualname__
-    for cls in (DealRegistration.Approved, DealRegistration.Extended, DealRegistration.Expired,
-                DealRegistration.Withdrawn, DealRegistration.Rejected)
-]
+TOPICS = stored_topics(DealRegistration.Approved, DealRegistration.Extended,
+                       DealRegistration.Expired, DealRegistration.Withdrawn,
+                       DealRegistration.Rejected)
 
 
 def expire_due(app: ServiceApplication, index: ExpiryIndex, now: datetime) -> list[str]:
@@ -115,17 +113,3 @@ async def run_scheduler(
             log.exception("expiry scheduler tick failed; retrying")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=interval_s)
-
-
-async def expire_due_now(settings: Settings, now: datetime) -> list[str]:
-    """``dealreg expire-due --now``: store and publish every expiry due at ``now``."""
-    from dealreg.service import publish_stored
-    from services.registration.service import REGISTRATION
-
-    app = await asyncio.to_thread(REGISTRATION.build_application, settings)
-    try:
-        expired = await asyncio.to_thread(expire_due, app, ExpiryIndex(), now)
-        await publish_stored(REGISTRATION, app, settings)
-        return expired
-    finally:
-        app.close()

@@ -1,107 +1,220 @@
-"""Thin translations from the registration service's input events to its commands."""
+"""The registration service's use cases, one per input event, each given its typed payload.
+
+Rule 1 of docs/contract.md §5 is decided here (received for the conflict service, or
+rejected); rules 2 to 6 are the conflict service's, whose word (``claim.granted``,
+``claim.denied``, ``dispute.opened``, ``dispute.settled``) approves, rejects or puts a
+registration under review. Extensions and withdrawals are decided here too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from dealreg.processing import Handler, Reads, UnitOfWork
-from events.schemas import ParsedEvent
-from events.schemas.inputs import (
+from dealreg.events.schemas import BadInput
+from dealreg.events.schemas.inputs import (
+    PartnerEnrolled,
+    PartnerTierChanged,
+    PolicyPublished,
     RegistrationExtensionRequested,
     RegistrationSubmitted,
     RegistrationWithdrawalRequested,
 )
-from events.schemas.outputs import ClaimDenied, ClaimGranted, DisputeOpened, DisputeSettled
-from services.partners import Partner, change_partner_tier, enroll_partner
-from services.program_policy import publish_policy
-from services.registration import app
-from services.registration.domain import DealRegistration
+from dealreg.events.schemas.outputs import ClaimDenied, ClaimGranted, DisputeOpened, DisputeSettled
+from dealreg.events.schemas.values import ApprovalVia
+from dealreg.processing import Inbound, UnitOfWork
+from dealreg.services.account_key import account_key
+from dealreg.services.partners import Partner, change_partner_tier, enroll_partner
+from dealreg.services.program_policy import policy_book, publish_policy
+from dealreg.services.registration.domain import DealRegistration
+from dealreg.services.registration.rules import (
+    SubmissionFacts,
+    business_check,
+    enrollment_check,
+    extension_denial,
+)
+from dealreg.services.repeats import check_repeat
+
+log = logging.getLogger(__name__)
 
 
-def on_registration_submitted(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(RegistrationSubmitted)
-    app.submit_registration(
-        unit,
-        registration_id=data.registration_id,
-        partner_id=data.partner_id,
-        submitted_at=data.submitted_at,
-        company_name=data.prospect.company_name,
-        domain=data.prospect.domain,
-        country=data.prospect.country,
-        segment=data.prospect.segment,
-        contact_name=data.contact.name,
-        contact_email=data.contact.email,
-        estimated_value=data.estimated_value.amount,
-        currency=data.estimated_value.currency,
-        expected_close_date=data.expected_close_date,
+def registration_of(unit: UnitOfWork, registration_id: str, field: str) -> DealRegistration:
+    """The registration named by an input, or bad input naming the field."""
+    registration = unit.get(DealRegistration, DealRegistration.create_id(registration_id))
+    if registration is None:
+        raise BadInput(f"{field}: unknown registration {registration_id!r}")
+    return registration
+
+
+def submission_facts(cmd: RegistrationSubmitted) -> dict[str, Any]:
+    """What a registration stores of its submission (and what a repeat must equal)."""
+    return {
+        "partner_id": cmd.partner_id, "submitted_at": cmd.submitted_at,
+        "company_name": cmd.prospect.company_name, "domain": cmd.prospect.domain,
+        "country": cmd.prospect.country, "segment": cmd.prospect.segment,
+        "contact_name": cmd.contact.name, "contact_email": cmd.contact.email,
+        "estimated_value": cmd.estimated_value.amount,
+        "currency": cmd.estimated_value.currency,
+        "expected_close_date": cmd.expected_close_date,
+    }
+
+
+def submit_registration(unit: UnitOfWork, cmd: RegistrationSubmitted) -> None:
+    """Record a submission and decide rule 1: received for the conflict service, or rejected."""
+    facts = submission_facts(cmd)
+    existing = unit.get(DealRegistration, DealRegistration.create_id(cmd.registration_id))
+    if existing is not None:
+        check_repeat("registration", cmd.registration_id, existing, facts)
+        log.info("registration already submitted; ignored",
+                 extra={"registration_id": cmd.registration_id})
+        return
+    partner = unit.get(Partner, Partner.create_id(cmd.partner_id))
+    if partner is None:  # its enrollment may still be on its way on partners.v1
+        unit.defer_unless_overdue(f"partner {cmd.partner_id} is not enrolled (yet)")
+    prospect = cmd.prospect
+    key_error = None
+    try:
+        key = account_key(company_name=prospect.company_name, country=prospect.country,
+                          domain=prospect.domain)
+    except ValueError as error:
+        key_error = f"prospect.{error}"
+        key = account_key(company_name=prospect.company_name, country=prospect.country)
+    registration = DealRegistration(registration_id=cmd.registration_id, account_key=key,
+                                    **facts)
+    unit.add(registration)
+    rejection = business_check(SubmissionFacts(
+        submitted_at=cmd.submitted_at, country=prospect.country,
+        estimated_value=cmd.estimated_value.amount, currency=cmd.estimated_value.currency,
+        expected_close_date=cmd.expected_close_date, account_key_error=key_error,
+    )) or enrollment_check(cmd.partner_id, partner.enrolled_at if partner else None,
+                           cmd.submitted_at)
+    if rejection is not None:
+        registration.reject(reason=rejection.reason, detail=rejection.detail,
+                            decided_at=cmd.submitted_at)
+        log.info("registration rejected", extra={"registration_id": cmd.registration_id,
+                                                  "reason": rejection.reason})
+        return
+    assert partner is not None
+    tier = partner.tier_at(cmd.submitted_at)
+    assert tier is not None
+    registration.receive(program=partner.program, tier=tier)
+    log.info("registration received", extra={"registration_id": cmd.registration_id,
+                                              "account_key": key})
+
+
+def approve(unit: UnitOfWork, registration: DealRegistration, *, via: ApprovalVia,
+            decided_at: datetime) -> None:
+    """Protect from ``submitted_at`` for the window of the policy in force then."""
+    assert registration.program is not None
+    assert registration.tier is not None
+    policy = policy_book(unit).in_force(registration.submitted_at)
+    window_days = policy.window_days(registration.program, registration.tier)
+    expires_at = policy.window_end(registration.submitted_at, registration.program,
+                                   registration.tier)
+    registration.approve(expires_at=expires_at, window_days=window_days,
+                         policy_id=policy.policy_id, policy_version=policy.version, via=via,
+                         decided_at=decided_at)
+    if expires_at < decided_at:
+        registration.expire()  # the window is already past (a late dispute decision)
+    log.info("registration approved", extra={"registration_id": registration.registration_id,
+                                              "via": via})
+
+
+def grant_claim(unit: UnitOfWork, cmd: ClaimGranted) -> None:
+    registration = registration_of(unit, cmd.registration_id, "data.registration_id")
+    if registration.status == "received":
+        approve(unit, registration, via="auto", decided_at=registration.submitted_at)
+
+
+def deny_claim(unit: UnitOfWork, cmd: ClaimDenied) -> None:
+    registration = registration_of(unit, cmd.registration_id, "data.registration_id")
+    if registration.status != "received":
+        return
+    detail = (f"registration {cmd.conflicting_registration_id} holds the account"
+              if cmd.reason == "conflict" else "the partner already holds this account")
+    registration.reject(reason=cmd.reason, detail=detail, decided_at=registration.submitted_at,
+                        conflicting_registration_id=cmd.conflicting_registration_id)
+
+
+def open_dispute(unit: UnitOfWork, cmd: DisputeOpened) -> None:
+    """Registrations awaiting a decision go under review; the others keep their state."""
+    for registration_id in cmd.registration_ids:
+        registration = registration_of(unit, registration_id, "data.registration_ids")
+        if registration.status == "received":
+            registration.put_under_review(dispute_id=cmd.dispute_id, decided_at=cmd.opened_at)
+
+
+def settle_dispute(unit: UnitOfWork, cmd: DisputeSettled) -> None:
+    """Each registration takes the settlement's word, once: the same settlement again (a
+    republished event) finds it decided at that instant already and changes nothing."""
+    if cmd.approved_registration_id is not None:
+        winner = registration_of(unit, cmd.approved_registration_id,
+                                 "data.approved_registration_id")
+        if not (winner.decided_at == cmd.settled_at and winner.status == "approved"):
+            approve(unit, winner, via="dispute", decided_at=cmd.settled_at)
+    for registration_id in cmd.rejected_registration_ids:
+        loser = registration_of(unit, registration_id, "data.rejected_registration_ids")
+        if loser.decided_at == cmd.settled_at and loser.status == "rejected":
+            continue
+        loser.reject(reason="dispute_lost", decided_at=cmd.settled_at,
+                     detail=f"dispute {cmd.dispute_id} was settled for "
+                     f"{cmd.approved_registration_id or 'the direct sales team'}",
+                     conflicting_registration_id=cmd.approved_registration_id)
+
+
+def _owned(unit: UnitOfWork, registration_id: str, partner_id: str) -> DealRegistration:
+    registration = registration_of(unit, registration_id, "data.registration_id")
+    if registration.partner_id != partner_id:
+        raise BadInput(f"data.partner_id: registration {registration_id!r} belongs to "
+                       "another partner")
+    return registration
+
+
+def request_extension(unit: UnitOfWork, cmd: RegistrationExtensionRequested) -> None:
+    registration = _owned(unit, cmd.registration_id, cmd.partner_id)
+    policy = policy_book(unit).in_force(cmd.requested_at)
+    denial = extension_denial(
+        protected=registration.is_protected_at(cmd.requested_at), days=cmd.days,
+        protected_from=registration.protected_from, expires_at=registration.expires_at,
+        max_extension_days=policy.max_extension_days, max_total_days=policy.max_total_days,
     )
+    if denial is not None:
+        registration.deny_extension(days=cmd.days, reason=denial,
+                                    requested_at=cmd.requested_at)
+        return
+    assert registration.expires_at is not None
+    registration.extend(days=cmd.days,
+                        expires_at=registration.expires_at + timedelta(days=cmd.days),
+                        requested_at=cmd.requested_at)
 
 
-def on_extension_requested(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(RegistrationExtensionRequested)
-    app.request_extension(unit, registration_id=data.registration_id,
-                          partner_id=data.partner_id, days=data.days,
-                          requested_at=data.requested_at)
+def withdraw(unit: UnitOfWork, cmd: RegistrationWithdrawalRequested) -> None:
+    registration = _owned(unit, cmd.registration_id, cmd.partner_id)
+    if registration.withdrawn_at is None and registration.status != "rejected":
+        registration.withdraw(withdrawn_at=cmd.withdrawn_at)
 
 
-def on_withdrawal_requested(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(RegistrationWithdrawalRequested)
-    app.withdraw(unit, registration_id=data.registration_id, partner_id=data.partner_id,
-                 withdrawn_at=data.withdrawn_at)
+def _submission_reads(cmd: RegistrationSubmitted) -> Iterable[UUID]:
+    return DealRegistration.create_id(cmd.registration_id), Partner.create_id(cmd.partner_id)
 
 
-def on_claim_granted(unit: UnitOfWork, event: ParsedEvent) -> None:
-    app.grant_claim(unit, registration_id=event.data_as(ClaimGranted).registration_id)
+def _claim_reads(cmd: ClaimGranted | ClaimDenied) -> Iterable[UUID]:
+    return (DealRegistration.create_id(cmd.registration_id),)
 
 
-def on_claim_denied(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(ClaimDenied)
-    app.deny_claim(unit, registration_id=data.registration_id, reason=data.reason,
-                   conflicting_registration_id=data.conflicting_registration_id)
-
-
-def on_dispute_opened(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(DisputeOpened)
-    app.open_dispute(unit, dispute_id=data.dispute_id, registration_ids=data.registration_ids,
-                     opened_at=data.opened_at)
-
-
-def on_dispute_settled(unit: UnitOfWork, event: ParsedEvent) -> None:
-    data = event.data_as(DisputeSettled)
-    app.settle_dispute(unit, dispute_id=data.dispute_id,
-                       approved_registration_id=data.approved_registration_id,
-                       rejected_registration_ids=data.rejected_registration_ids,
-                       settled_at=data.settled_at)
-
-
-HANDLERS: Mapping[str, Handler] = {
-    "partner.enrolled": enroll_partner,
-    "partner.tier_changed": change_partner_tier,
-    "policy.published": publish_policy,
-    "registration.submitted": on_registration_submitted,
-    "registration.extension_requested": on_extension_requested,
-    "registration.withdrawn": on_withdrawal_requested,
-    "claim.granted": on_claim_granted,
-    "claim.denied": on_claim_denied,
-    "dispute.opened": on_dispute_opened,
-    "dispute.settled": on_dispute_settled,
-}
-
-
-def _submission_reads(event: ParsedEvent) -> Iterable[UUID]:
-    data = event.data_as(RegistrationSubmitted)
-    return DealRegistration.create_id(data.registration_id), Partner.create_id(data.partner_id)
-
-
-def _claim_read(event: ParsedEvent) -> Iterable[UUID]:
-    if event.name == "claim.granted":
-        return (DealRegistration.create_id(event.data_as(ClaimGranted).registration_id),)
-    return (DealRegistration.create_id(event.data_as(ClaimDenied).registration_id),)
-
-
-READS: Mapping[str, Reads] = {
-    "registration.submitted": _submission_reads,
-    "claim.granted": _claim_read,
-    "claim.denied": _claim_read,
-}
+INBOUND = (
+    Inbound()
+    .on(PartnerEnrolled, enroll_partner)
+    .on(PartnerTierChanged, change_partner_tier)
+    .on(PolicyPublished, publish_policy)
+    .on(RegistrationSubmitted, submit_registration, reads=_submission_reads)
+    .on(RegistrationExtensionRequested, request_extension)
+    .on(RegistrationWithdrawalRequested, withdraw)
+    .on(ClaimGranted, grant_claim, reads=_claim_reads)
+    .on(ClaimDenied, deny_claim, reads=_claim_reads)
+    .on(DisputeOpened, open_dispute)
+    .on(DisputeSettled, settle_dispute)
+)

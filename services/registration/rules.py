@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from events.schemas.iso_codes import is_known_country, is_known_currency
+from dealreg.events.schemas.iso_codes import is_known_country, is_known_currency
+from dealreg.events.schemas.values import ExtensionDenialReason, RejectionReason
 
 
 @dataclass(frozen=True)
 class Rejection:
-    reason: str
+    reason: RejectionReason
     detail: str
 
 
@@ -67,7 +68,7 @@ def extension_denial(
     expires_at: datetime | None,
     max_extension_days: int,
     max_total_days: int,
-) -> str | None:
+) -> ExtensionDenialReason | None:
     """Why an extension of ``days`` is denied under the policy in force, or None (§5)."""
     if not protected or protected_from is None or expires_at is None:
         return "not_protected"

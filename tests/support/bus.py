@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
+from dealreg.events.schemas import make_event, output_spec
+from dealreg.eventstore import ServiceApplication
 from dealreg.processing import InboundProcessor, InboundRecord
-from dealreg.service import ServiceDefinition, emit_with_dead_letters
+from dealreg.runtime import ServiceDefinition, emit_with_dead_letters
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication
-from events.schemas import make_event, output_spec
 from tests.support.events import encode
 
 IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -46,8 +46,8 @@ class InMemoryBus:
         for definition in self.definitions:
             app = (definition.application(env=IN_MEMORY) if self.settings is None
                    else definition.build_application(self.settings))
-            processor = InboundProcessor(app, definition.handlers, logical_topic=lambda t: t,
-                                         tracking_prefix="bus:", reads=definition.reads)
+            processor = InboundProcessor(app, definition.inbound, logical_topic=lambda t: t,
+                                         tracking_prefix="bus:")
             self.services[definition.name] = Wired(definition, app, processor)
 
     def send(self, topic: str, event: dict[str, Any]) -> None:

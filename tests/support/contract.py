@@ -7,8 +7,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from events.schemas import spec_for
-from events.schemas.generate import SCHEMA_DIR, schema_file_name
+from dealreg.events.schemas import spec_for
+from dealreg.events.schemas.generate import SCHEMA_DIR, schema_file_name
 
 
 def assert_valid_event(document: dict[str, Any], topic: str) -> None:

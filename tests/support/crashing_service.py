@@ -22,10 +22,10 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from dealreg import logs
+from dealreg.bootstrap import definitions
 from dealreg.processing import InboundProcessor, InboundRecord, Processed
 from dealreg.settings import Settings
 from dealreg.stack import run_services
-from services import definitions
 
 
 def _die() -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from services.conflict import salesops
-from services.registration.domain import DealRegistration
+from dealreg.services.conflict import salesops
+from dealreg.services.registration.domain import DealRegistration
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 

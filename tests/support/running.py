@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from dealreg.service import Clock, ServiceDefinition, ServiceRuntime, wall_clock
+from dealreg.eventstore import ServiceApplication
+from dealreg.runtime import Clock, ServiceDefinition, ServiceRuntime, wall_clock
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication
 
 T = TypeVar("T")
 

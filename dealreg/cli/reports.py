@@ -35,8 +35,8 @@ async def run_payouts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_payouts(args: argparse.Namespace, settings: Settings) -> int:
-    from services.payouts import reports
-    from services.payouts.service import PAYOUTS
+    from dealreg.bootstrap import PAYOUTS
+    from dealreg.services.payouts import reports
 
     app = PAYOUTS.build_application(settings)
     try:
@@ -82,8 +82,8 @@ def _statement_csv(result: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from services.conflict import salesops
-    from services.conflict.service import CONFLICT
+    from dealreg.bootstrap import CONFLICT
+    from dealreg.services.conflict import salesops
 
     app = CONFLICT.build_application(settings)
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
+from types import ModuleType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -34,11 +35,35 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoding,
 )
+from eventsourcing.utils import get_topic, register_topic
 
 from dealreg.recorders import ChainedRecorder
 from dealreg.settings import Settings, SettingsError
 
 REFRESH_PAGE = 5_000
+
+#: Packages that moved: their current name -> the name their stored topics may still have.
+_FORMER_NAMES: dict[str, str] = {}
+
+
+def moved_package(former_name: str, package: ModuleType) -> None:
+    """Events stored while ``package`` was named ``former_name`` keep loading: their topics
+    (``<module>:<class>``, written into every stored event) resolve to the classes under the
+    package's current name, and :func:`stored_topics` finds them."""
+    register_topic(former_name, package)
+    _FORMER_NAMES[package.__name__] = former_name
+
+
+def stored_topics(*kinds: type) -> list[str]:
+    """Every topic under which events of ``kinds`` may be stored: the current one, and the
+    same class under each former name of its package (:func:`moved_package`)."""
+    topics = []
+    for kind in kinds:
+        topic = get_topic(kind)
+        topics.append(topic)
+        topics.extend(former + topic[len(current):] for current, former in _FORMER_NAMES.items()
+                      if topic.startswith(f"{current}."))
+    return topics
 
 
 class DateAsISO(Transcoding):
@@ -176,7 +201,7 @@ class ServiceApplication(Application[UUID]):
     def stored_events(self, *kinds: type) -> Iterator[Any]:
         """Every stored event of the given classes, in the order they were recorded (a read
         of the notification log from the start: for tools and rare facts, not hot paths)."""
-        topics = [f"{kind.__module__}:{kind.__qualname__}" for kind in kinds]
+        topics = stored_topics(*kinds)
         position = 0
         while True:
             batch = self.recorder.select_notifications(

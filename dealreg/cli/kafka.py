@@ -9,9 +9,15 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from dealreg.events.schemas import (
+    CLOUDEVENTS_CONTENT_TYPE,
+    TOPICS,
+    BadInput,
+    kafka_key,
+    parse_event,
+)
 from dealreg.settings import Settings
 from dealreg.topics import ensure_topics
-from events.schemas import CLOUDEVENTS_CONTENT_TYPE, TOPICS, BadInput, kafka_key, parse_event
 
 
 async def create_topics(settings: Settings) -> int:

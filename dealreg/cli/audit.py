@@ -1,4 +1,4 @@
-"""``dealreg audit …`` for auditors and ``dealreg db init`` for operators."""
+"""``dealreg audit …`` for auditors: history, hash-chain verification, export."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from dealreg import audit
+from dealreg.bootstrap import service_stores
+from dealreg.eventstore import ServiceApplication
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication
-from dealreg.stores import service_stores
 
 
 async def run_audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,13 +59,3 @@ def _verify(apps: dict[str, ServiceApplication]) -> int:
         else:
             print(f"{name}: ok, {report.events} events, head {report.head}")
     return 1 if failed else 0
-
-
-async def run_db(args: argparse.Namespace, settings: Settings) -> int:
-    from dealreg.database import init
-
-    steps = await asyncio.to_thread(init, settings, args.role,
-                                    settings.service_db_password or None)
-    for step in steps:
-        print(step)
-    return 0

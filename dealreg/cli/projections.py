@@ -9,11 +9,11 @@ import signal
 import sys
 from typing import Any
 
+from dealreg.bootstrap import service_stores
+from dealreg.projections import all_projections, partners_view
+from dealreg.projections.runner import Projector, progress_bar
+from dealreg.projections.store import ReadStore
 from dealreg.settings import Settings
-from dealreg.stores import service_stores
-from projections import all_projections, partners_view
-from projections.runner import Projector, progress_bar
-from projections.store import ReadStore
 
 
 async def run_projections(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,14 +14,18 @@ The services then run as that role with ``DEALREG_CREATE_TABLES=false``.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 from typing import LiteralString
 
 import psycopg
 from psycopg import sql
 
+from dealreg.bootstrap import definitions
+from dealreg.eventstore import schema_name
+from dealreg.projections.store import ReadStore
 from dealreg.recorders import ChainedPostgresProcessRecorder
 from dealreg.settings import Settings, SettingsError
-from dealreg.store import schema_name
 
 
 def init(settings: Settings, role: str, password: str | None) -> list[str]:
@@ -29,9 +33,6 @@ def init(settings: Settings, role: str, password: str | None) -> list[str]:
     if not settings.uses_postgres:
         raise SettingsError("db init needs DEALREG_DATABASE_URL (postgresql://…); "
                             "SQLite files need no set-up")
-    from projections.store import ReadStore
-    from services import definitions
-
     admin = settings.with_overrides(create_tables=True)
     steps = []
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -83,3 +84,11 @@ def _grant(conn: psycopg.Connection[tuple[object, ...]], template: LiteralString
            role: str, table: str = "") -> None:
     conn.execute(sql.SQL(template).format(
         schema=sql.Identifier(schema), role=sql.Identifier(role), table=sql.Identifier(table)))
+
+
+async def run_db(args: argparse.Namespace, settings: Settings) -> int:
+    steps = await asyncio.to_thread(init, settings, args.role,
+                                    settings.service_db_password or None)
+    for step in steps:
+        print(step)
+    return 0

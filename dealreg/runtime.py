@@ -24,11 +24,11 @@ from eventsourcing.persistence import (
 from faststream.kafka import KafkaBroker
 
 from dealreg.consumer import EffectivelyOnceConsumer
+from dealreg.eventstore import ServiceApplication, application_env
 from dealreg.outbox import Emission, Emitter, OutboxRelay
-from dealreg.processing import Handler, InboundProcessor, Reads
+from dealreg.processing import Inbound, InboundProcessor
 from dealreg.rejections import RejectedMessage, dead_letter
 from dealreg.settings import Settings
-from dealreg.store import ServiceApplication, application_env
 from dealreg.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -53,15 +53,20 @@ def wall_clock() -> datetime:
 
 @dataclass(frozen=True)
 class ServiceDefinition:
-    """What makes one service: the topics it reads, how it handles them, what it emits."""
+    """What makes one service: its application, what it handles (and so the topics it
+    reads), what it emits, and its work beside consuming. Built by the composition root
+    (``dealreg.bootstrap``); the runtime knows no service but through this."""
 
     name: str
     application: type[ServiceApplication]
-    input_topics: tuple[str, ...]
-    handlers: Mapping[str, Handler]
+    inbound: Inbound
     emit: Emitter
     background: tuple[BackgroundTask, ...] = ()
-    reads: Mapping[str, Reads] = field(default_factory=dict)
+
+    @property
+    def input_topics(self) -> tuple[str, ...]:
+        """The contract topics the service reads: those its handled events arrive on."""
+        return self.inbound.topics
 
     def build_application(self, settings: Settings) -> ServiceApplication:
         """The service's application on its store, creating its tables if allowed. Two
@@ -183,10 +188,9 @@ class ServiceRuntime:
         self.app = await self._open_store()
         processor = InboundProcessor(
             self.app,
-            self.definition.handlers,
+            self.definition.inbound,
             logical_topic=settings.logical_topic,
             tracking_prefix=input_tracking_prefix(cluster_id),
-            reads=self.definition.reads,
         )
         self._broker = KafkaBroker(
             settings.bootstrap, client_id=f"dealreg-{name}", logger=None

@@ -10,7 +10,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from dealreg import logs
-from dealreg.settings import SERVICE_NAMES, Settings, SettingsError
+from dealreg.bootstrap import SERVICE_NAMES
+from dealreg.cli import audit, database, kafka, operations, projections, reports
+from dealreg.settings import Settings, SettingsError
 
 PROJECTION_NAMES = ("account_registry", "partner_metrics", "payout_ledger")
 
@@ -187,76 +189,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from dealreg import tools
-
     match args.command:
-        case "up" if settings.up_processes:
-            from dealreg.supervisor import run_processes
-
-            await run_processes(settings, start_local_broker=not settings.kafka_bootstrap)
-            return 0
         case "up":
-            from dealreg.stack import run_services
-            from projections.cli import follow_projections
-            from services import definitions
-
-            stop = asyncio.Event()
-            projecting = asyncio.create_task(follow_projections(settings, stop))
-            try:
-                await run_services(settings, list(definitions().values()),
-                                   start_local_broker=not settings.kafka_bootstrap, stop=stop)
-            finally:
-                stop.set()
-                await projecting
+            await operations.up(settings)
             return 0
         case "serve":
-            from dealreg.stack import run_services
-            from services import definitions
-
-            await run_services(settings, [definitions()[args.service]],
-                               start_local_broker=False)
+            await operations.serve(settings, args.service)
             return 0
         case "expire-due":
-            from services.registration.expiry import expire_due_now
-
-            expired = await expire_due_now(settings, args.now)
+            expired = await operations.expire_due_now(settings, args.now)
             for registration_id in expired:
                 print(registration_id)
             print(f"{len(expired)} registration(s) expired", file=sys.stderr)
             return 0
         case "disputes" | "accounts":
-            from dealreg.reports_cli import run_salesops
-
-            return await run_salesops(args, settings)
+            return await reports.run_salesops(args, settings)
         case "payouts":
-            from dealreg.reports_cli import run_payouts
-
-            return await run_payouts(args, settings)
+            return await reports.run_payouts(args, settings)
         case "projections":
-            from projections.cli import run_projections
-
-            return await run_projections(args, settings)
+            return await projections.run_projections(args, settings)
         case "partners":
-            from projections.cli import run_partners
-
-            return await run_partners(args, settings)
+            return await projections.run_partners(args, settings)
         case "audit":
-            from dealreg.audit_cli import run_audit
-
-            return await run_audit(args, settings)
+            return await audit.run_audit(args, settings)
         case "db":
-            from dealreg.audit_cli import run_db
-
-            return await run_db(args, settings)
+            return await database.run_db(args, settings)
         case "topics":
-            return await tools.create_topics(settings)
+            return await kafka.create_topics(settings)
         case "publish":
-            return await tools.publish_file(settings, args.topic, args.file)
+            return await kafka.publish_file(settings, args.topic, args.file)
         case "tail":
-            return await tools.tail(settings, args.topic, from_beginning=args.from_beginning,
+            return await kafka.tail(settings, args.topic, from_beginning=args.from_beginning,
                                     idle_exit_s=args.idle_exit)
     raise AssertionError(args.command)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
