@@ -35,18 +35,6 @@ RESTART_DELAY_S = 1.0
 STOP_TIMEOUT_S = 120.0
 
 
-def prepare_stores(settings: Settings) -> None:
-    """Create every service's tables and the projections' tables (when this process may)."""
-    if not settings.create_tables:
-        return
-    from dealreg.bootstrap import service_stores
-    from dealreg.projections.store import ReadStore
-
-    with service_stores(settings):
-        pass
-    ReadStore.open(settings).close()
-
-
 @dataclass
 class Child:
     """One ``dealreg`` subcommand run as a child process, started again when it dies."""
