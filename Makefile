@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest clean bench chaos
+.PHONY: run test test-unit lint typecheck pytest clean bench chaos
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "dealreg needs Python 3.11+")'
@@ -31,6 +31,10 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# The fast tier alone (pure rules, no broker, no database): seconds.
+test-unit: $(VENV)/.installed-dev
+	$(BIN)/pytest -q tests/unit
 
 # Benchmark (issue #7), not part of `make test`: local broker + PostgreSQL
 # (DEALREG_BENCH_DATABASE_URL); prints the table and writes bench/results.json.

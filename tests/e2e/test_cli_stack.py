@@ -43,7 +43,7 @@ class StderrLines:
         raise AssertionError(f"{texts!r} not logged; stderr was:\n{''.join(self.lines)}")
 
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEALREG = [sys.executable, "-m", "dealreg.cli"]
 Stack = tuple[dict[str, str], subprocess.Popen[str], "StderrLines"]
 

@@ -21,7 +21,7 @@ from tests.support.kafka import Received, produce, read_topic
 from tests.support.processes import after_restart, run_until_killed
 from tests.support.running import app_of, eventually, running, stored_event_count
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def enroll(settings: Settings, partner_id: str = "p-1") -> None:

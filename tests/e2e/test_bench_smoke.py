@@ -14,7 +14,7 @@ import pytest
 
 from tests import conftest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 REQUIRED = (
     "e2e_registrations_per_s", "raw_aggregate_writes_per_s", "e2e_ratio",

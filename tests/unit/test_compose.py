@@ -12,7 +12,7 @@ import yaml
 from dealreg.bootstrap import SERVICE_NAMES
 from dealreg.settings import Settings, env_name
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def compose() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from tests.support.processes import run_dealreg
 from tests.support.running import eventually, running_all
 from tests.support.watch import TopicWatch, watching
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 REGS = "registrations.v1"
 CONFLICTS = "conflicts.v1"
 PARTNERS = ("p-north", "p-south", "p-east")

@@ -26,7 +26,7 @@ from tests.support.processes import run_dealreg
 from tests.support.running import app_of, eventually, running_all
 from tests.support.watch import TopicWatch, watching
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PAYOUTS_TOPIC = "payouts.v1"
 REGS = "registrations.v1"
 
