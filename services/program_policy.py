@@ -2,7 +2,9 @@
 
 Pure functions of the published facts. A published policy may leave parts of its body
 out: those keep the value of the policy in force before it, i.e. the one that precedes it
-in (``effective_from``, ``version``) order.
+in (``effective_from``, ``version``) order. A ``{program: {tier: value}}`` field given in
+part merges cell by cell; a ``registration_capacity`` cell given as null sets "no limit"
+(docs/contract.md §6, §8).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -20,6 +22,7 @@ from eventsourcing.domain import Aggregate, event
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.identity import business_id
 from dealreg.processing import UnitOfWork
+from dealreg.services.payouts.holding import payable_on
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,10 @@ class Policy:
     max_total_days: int
     max_extension_days: int
     co_sell_split: Mapping[str, Decimal]
+    registration_capacity: Mapping[str, Mapping[str, int | None]]
+    holding_days: int
+    revenue_share_rates: Mapping[str, Mapping[str, Decimal]]
+    revenue_share_months: int
     tier_bonuses: tuple[TierBonus, ...] = field(default=())
 
     @property
@@ -59,6 +66,31 @@ class Policy:
         """``expires_at`` of a window that starts at ``protected_from``."""
         return protected_from + timedelta(days=self.window_days(program, tier))
 
+    def commission_rate(self, program: str, tier: str) -> Decimal:
+        return self.commission_rates[program][tier]
+
+    def capacity(self, program: str, tier: str) -> int | None:
+        """How many open registrations a partner may hold; None: no limit (§8)."""
+        return self.registration_capacity[program][tier]
+
+    def revenue_share_rate(self, program: str, tier: str) -> Decimal:
+        """The share of each earning invoice's recurring revenue (§11)."""
+        return self.revenue_share_rates[program][tier]
+
+    def payable_on(self, instant: datetime) -> date:
+        """``payable_on`` of a payout decided for ``instant`` (a close or an invoice), this
+        policy being the one in force at ``instant`` (§9)."""
+        return payable_on(instant, self.holding_days)
+
+
+_TIERS = ("bronze", "silver", "gold", "platinum")
+_PROGRAMS = ("referral", "reseller", "msp")
+
+
+def _rates(*rates: str) -> dict[str, Decimal]:
+    """Bronze to platinum."""
+    return {tier: Decimal(rate) for tier, rate in zip(_TIERS, rates, strict=True)}
+
 
 DEFAULT_POLICY = Policy(
     policy_id="default",
@@ -68,18 +100,24 @@ DEFAULT_POLICY = Policy(
     registration_window_days={
         "referral": {"bronze": 30, "silver": 30, "gold": 45, "platinum": 60},
         "reseller": {"bronze": 60, "silver": 60, "gold": 75, "platinum": 90},
+        "msp": {"bronze": 60, "silver": 60, "gold": 75, "platinum": 90},
     },
     commission_rates={
-        "referral": {tier: Decimal(rate) for tier, rate in
-                     (("bronze", "0.15"), ("silver", "0.20"), ("gold", "0.25"),
-                      ("platinum", "0.30"))},
-        "reseller": {tier: Decimal(rate) for tier, rate in
-                     (("bronze", "0.20"), ("silver", "0.24"), ("gold", "0.27"),
-                      ("platinum", "0.30"))},
+        "referral": _rates("0.15", "0.20", "0.25", "0.30"),
+        "reseller": _rates("0.20", "0.24", "0.27", "0.30"),
+        "msp": _rates("0.00", "0.00", "0.00", "0.00"),
     },
     max_total_days=90,
     max_extension_days=30,
     co_sell_split={"partner_sourced": Decimal("0.70"), "direct_sourced": Decimal("0.30")},
+    registration_capacity={program: dict.fromkeys(_TIERS) for program in _PROGRAMS},
+    holding_days=0,
+    revenue_share_rates={
+        "referral": _rates("0.00", "0.00", "0.00", "0.00"),
+        "reseller": _rates("0.00", "0.00", "0.00", "0.00"),
+        "msp": _rates("0.10", "0.15", "0.20", "0.25"),
+    },
+    revenue_share_months=36,
 )
 
 
@@ -107,6 +145,11 @@ def _nested_update(
     return merged
 
 
+def _kept(previous: int, given: int | None) -> int:
+    """``given`` unless the body left it out (0 is a value: a holding period of no days)."""
+    return previous if given is None else given
+
+
 def apply(previous: Policy, published: PublishedPolicy) -> Policy:
     """``published`` completed by ``previous`` (the policy it follows)."""
     body = published.body
@@ -125,6 +168,13 @@ def apply(previous: Policy, published: PublishedPolicy) -> Policy:
         max_total_days=body.get("max_total_days") or previous.max_total_days,
         max_extension_days=body.get("max_extension_days") or previous.max_extension_days,
         co_sell_split=split,
+        registration_capacity=_nested_update(previous.registration_capacity,
+                                             body.get("registration_capacity")),
+        holding_days=_kept(previous.holding_days, body.get("holding_days")),
+        revenue_share_rates=_nested_update(previous.revenue_share_rates,
+                                           body.get("revenue_share_rates")),
+        revenue_share_months=_kept(previous.revenue_share_months,
+                                   body.get("revenue_share_months")),
         tier_bonuses=previous.tier_bonuses if bonuses is None else tuple(
             TierBonus(**bonus) for bonus in bonuses),
     )
@@ -200,7 +250,8 @@ def _body(data: PolicyPublished) -> dict[str, Any]:
     """The parts of the policy body the event sets, as plain values (Decimals, datetimes)."""
     body: dict[str, Any] = {}
     for name in ("registration_window_days", "commission_rates", "max_total_days",
-                 "max_extension_days"):
+                 "max_extension_days", "registration_capacity", "holding_days",
+                 "revenue_share_rates", "revenue_share_months"):
         if (value := getattr(data, name)) is not None:
             body[name] = value
     if data.co_sell_split is not None:

@@ -1,11 +1,12 @@
-"""Payloads of the events dealreg consumes (CONTRACT §3)."""
+"""Payloads of the events dealreg consumes (CONTRACT §3; docs/contract.md §10 and §11 for
+``payout.adjustment_requested`` and ``subscription.invoiced``)."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from dealreg.events.schemas.iso_codes import is_known_currency
 from dealreg.events.schemas.values import (
@@ -64,6 +65,13 @@ class TierBonus(Frozen):
 
 
 WindowDays = Annotated[int, Field(ge=1, le=3650)]
+#: Open registrations a partner may hold (docs/contract.md §8); null in a body: no limit.
+Capacity = Annotated[int, Field(ge=0, le=1_000_000)]
+#: Days billing waits before paying (docs/contract.md §9).
+HoldingDays = Annotated[int, Field(ge=0, le=3650)]
+#: Calendar months a deal's invoices earn revenue share (docs/contract.md §11): 100 years
+#: at most.
+RevenueShareMonths = Annotated[int, Field(ge=0, le=1200)]
 
 
 class PolicyPublished(Frozen):
@@ -79,6 +87,10 @@ class PolicyPublished(Frozen):
     max_extension_days: WindowDays | None = None
     co_sell_split: CoSellSplit | None = None
     tier_bonuses: Annotated[list[TierBonus], Field(max_length=100)] | None = None
+    registration_capacity: dict[Program, dict[Tier, Capacity | None]] | None = None
+    holding_days: HoldingDays | None = None
+    revenue_share_rates: dict[Program, dict[Tier, Rate]] | None = None
+    revenue_share_months: RevenueShareMonths | None = None
 
 
 class Prospect(Frozen):
@@ -157,6 +169,58 @@ class DealClosed(Frozen):
 class DealRefunded(Frozen):
     deal_id: Id
     refunded_at: UtcDatetime
+
+
+class SubscriptionInvoiced(Frozen):
+    """One invoice of a deal's recurring revenue (docs/contract.md §11)."""
+
+    invoice_id: Id
+    deal_id: Id
+    period_start: date
+    period_end: date
+    recurring_revenue: Money
+    invoiced_at: UtcDatetime
+
+    @field_validator("period_end")
+    @classmethod
+    def _not_before_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("period_start")
+        if isinstance(start, date) and value < start:
+            raise ValueError(f"must not be before period_start ({start.isoformat()})")
+        return value
+
+    @field_validator("recurring_revenue")
+    @classmethod
+    def _not_negative(cls, value: Money) -> Money:
+        if value.amount < 0:
+            raise ValueError("recurring revenue cannot be negative")
+        return value
+
+
+class PayoutAdjustmentRequested(Frozen):
+    """A payout corrected by hand by sales ops or finance (docs/contract.md §10)."""
+
+    adjustment_id: Id
+    deal_id: Id
+    partner_id: Id
+    amount: Money
+    reason: Text
+    requested_by: Id
+    requested_at: UtcDatetime
+
+    @field_validator("amount")
+    @classmethod
+    def _not_zero(cls, value: Money) -> Money:
+        if value.amount == 0:
+            raise ValueError("an adjustment's amount must not be zero")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _said(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
 
 
 class DisputeRaised(Frozen):

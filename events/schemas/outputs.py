@@ -1,4 +1,5 @@
-"""Payloads of the events dealreg publishes (CONTRACT §3b, §6 and §7).
+"""Payloads of the events dealreg publishes (CONTRACT §3b, §6 and §7; docs/contract.md
+§10 and §11 for manual adjustments and revenue share).
 
 Every output carries the ids needed to join it without lookups. Where the contract
 lists no key field for an event on a topic keyed by one (``registration.extended`` and
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dealreg.events.schemas.inputs import Winner
 from dealreg.events.schemas.values import (
     AdjustmentReason,
+    AdjustmentRejectionReason,
     ApprovalVia,
     ClaimDenialReason,
     ConflictKind,
@@ -169,6 +171,8 @@ class PayoutCalculated(Emitted):
     total: Money
     lines: list[PayoutLine]
     basis: PayoutBasis
+    #: The invoice this payout is for (docs/contract.md §11); null for the deal's close.
+    invoice_id: Id | None
 
 
 class PayoutAdjusted(Emitted):
@@ -182,12 +186,30 @@ class PayoutAdjusted(Emitted):
     lines: list[PayoutLine]
     basis: PayoutBasis
     supersedes: Ids
+    #: The manual adjustment this is (docs/contract.md §10); null unless ``reason`` is manual.
+    adjustment_id: Id | None
+
+    @model_validator(mode="after")
+    def _adjustment_id_with_manual(self) -> PayoutAdjusted:
+        if (self.reason == "manual") != (self.adjustment_id is not None):
+            raise ValueError("adjustment_id is set for a manual adjustment and null otherwise")
+        return self
 
 
 class PayoutWithheld(Emitted):
     deal_id: Id
     account_key: AccountKey
     reason: WithheldReason
+
+
+class PayoutAdjustmentRejected(Emitted):
+    """A manual adjustment request that cannot apply (docs/contract.md §10)."""
+
+    adjustment_id: Id
+    deal_id: Id
+    partner_id: Id
+    reason: AdjustmentRejectionReason
+    detail: Text
 
 
 class MessageRejected(Emitted):

@@ -1,4 +1,5 @@
-"""Every topic and every event of the contract, in one table (CONTRACT §2, §3, §3b, §7)."""
+"""Every topic and every event of the contract, in one table (CONTRACT §2, §3, §3b, §7;
+docs/contract.md §10 and §11)."""
 
 from __future__ import annotations
 
@@ -28,15 +29,17 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec("registrations.requests.v1", "registration_id", "partner portal",
                   "registration submissions, extension requests and withdrawals"),
         TopicSpec("crm.v1", "deal_id or opportunity_id", "CRM",
-                  "direct opportunities, closed and refunded deals"),
-        TopicSpec("salesops.v1", "dispute_id or registration_id", "sales-ops tools",
-                  "disputes raised by partners and resolved by sales ops"),
+                  "direct opportunities, closed and refunded deals, subscription invoices"),
+        TopicSpec("salesops.v1", "dispute_id, registration_id or deal_id", "sales-ops tools",
+                  "disputes raised by partners and resolved by sales ops, manual payout "
+                  "adjustments"),
         TopicSpec("registrations.v1", "account_key", "registration service",
                   "the lifecycle of every registration"),
         TopicSpec("conflicts.v1", "account_key", "conflict service",
                   "claims, conflicts and disputes per account"),
         TopicSpec("payouts.v1", "partner_id", "payouts service",
-                  "commission payouts and their adjustments, for billing"),
+                  "commission and revenue share payouts, their adjustments and refused "
+                  "adjustment requests, for billing"),
         TopicSpec("dealreg.dlq.v1", "original key", "any service",
                   "bad input, with the reason and the original message"),
     )
@@ -96,8 +99,11 @@ EVENTS: tuple[EventSpec, ...] = (
     _event("opportunity.opened", "crm.v1", inputs.OpportunityOpened, "input", "opportunity_id"),
     _event("deal.closed", "crm.v1", inputs.DealClosed, "input", "deal_id"),
     _event("deal.refunded", "crm.v1", inputs.DealRefunded, "input", "deal_id"),
+    _event("subscription.invoiced", "crm.v1", inputs.SubscriptionInvoiced, "input", "deal_id"),
     _event("dispute.raised", "salesops.v1", inputs.DisputeRaised, "input", "dispute_id"),
     _event("dispute.resolved", "salesops.v1", inputs.DisputeResolved, "input", "dispute_id"),
+    _event("payout.adjustment_requested", "salesops.v1", inputs.PayoutAdjustmentRequested,
+           "input", "deal_id"),
     # registration service
     *(
         _event(f"registration.{name}", "registrations.v1", model, "output", "account_key",
@@ -131,6 +137,8 @@ EVENTS: tuple[EventSpec, ...] = (
            "deal_id"),
     # A withheld payout has no partner: it is keyed (and named) by its deal.
     _event("payout.withheld", "payouts.v1", outputs.PayoutWithheld, "output", "deal_id"),
+    _event("payout.adjustment_rejected", "payouts.v1", outputs.PayoutAdjustmentRejected,
+           "output", "partner_id", "deal_id"),
     # any service
     EventSpec("message.rejected", "dealreg.dlq.v1", outputs.MessageRejected, "output",
               _by("key"), _dead_letter_subject),

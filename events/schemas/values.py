@@ -26,7 +26,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-Program = Literal["referral", "reseller"]
+Program = Literal["referral", "reseller", "msp"]
 Tier = Literal["bronze", "silver", "gold", "platinum"]
 Segment = Literal["smb", "mid", "enterprise"]
 
@@ -150,7 +150,9 @@ class Money(Frozen):
 #: How a registration came to be approved.
 ApprovalVia = Literal["auto", "dispute"]
 #: Why a registration was rejected (docs/contract.md §3b).
-RejectionReason = Literal["invalid", "unknown_partner", "duplicate", "conflict", "dispute_lost"]
+RejectionReason = Literal[
+    "invalid", "unknown_partner", "duplicate", "over_capacity", "conflict", "dispute_lost"
+]
 #: Why an extension was denied.
 ExtensionDenialReason = Literal["not_protected", "too_long", "over_max_total"]
 #: Why the conflict service denied a claim.
@@ -160,10 +162,16 @@ ConflictKind = Literal[
     "late_earlier_submission", "partner_vs_direct", "partner_vs_partner", "partner_protected"
 ]
 #: The kinds of payout line.
-LineKind = Literal["commission", "tier_bonus"]
+LineKind = Literal["commission", "tier_bonus", "revenue_share", "manual"]
 #: Who sourced a won deal.
 Sourced = Literal["partner", "direct"]
 #: Why a payout was adjusted.
-AdjustmentReason = Literal["dispute_settled", "policy_retroactive", "late_fact", "refund"]
+AdjustmentReason = Literal[
+    "dispute_settled", "policy_retroactive", "late_fact", "refund", "manual"
+]
+#: Why a manual adjustment request was refused (docs/contract.md §10).
+AdjustmentRejectionReason = Literal[
+    "unknown_deal", "deal_not_won", "unknown_partner", "currency_mismatch"
+]
 #: Why no payout was made for a won deal.
 WithheldReason = Literal["no_registration", "registration_not_protected", "dispute_open"]

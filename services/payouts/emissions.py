@@ -31,14 +31,14 @@ def emit(domain_event: DomainEventProtocol[Any]) -> Sequence[Emission]:
                 payout_id=e.payout_id, deal_id=e.deal_id, partner_id=e.partner_id,
                 registration_id=e.registration_id, sequence=e.sequence,
                 total=_money(e.total, e.currency), lines=_lines(e.lines, e.currency),
-                basis=out.PayoutBasis(**e.basis)))]
+                basis=out.PayoutBasis(**e.basis), invoice_id=None))]
         case DealPayouts.Adjusted() as e:
             return [Emission("payout.adjusted", e.decided_at, out.PayoutAdjusted(
                 payout_id=e.payout_id, deal_id=e.deal_id, partner_id=e.partner_id,
                 sequence=e.sequence, delta=_money(e.delta, e.currency),
                 new_total=_money(e.new_total, e.currency), reason=e.reason,
                 lines=_lines(e.lines, e.currency), basis=out.PayoutBasis(**e.basis),
-                supersedes=e.supersedes))]
+                supersedes=e.supersedes, adjustment_id=None))]
         case DealPayouts.Withheld() as e:
             return [Emission("payout.withheld", e.closed_at, out.PayoutWithheld(
                 deal_id=e.deal_id, account_key=e.account_key, reason=e.reason))]

@@ -134,3 +134,26 @@ def dispute_resolved(dispute_id: str, winner: dict[str, Any],
         "dispute_id": dispute_id, "winner": winner, "resolved_at": resolved_at,
         "resolved_by": "ops-lead-1", "rationale": "Partner evidence predates the opportunity.",
     }, source="/salesops")
+
+
+def subscription_invoiced(invoice_id: str, deal_id: str, *, period_start: str = "2026-05-01",
+                          period_end: str = "2026-05-31", amount: str = "1000.00",
+                          currency: str = "EUR",
+                          invoiced_at: str = "2026-06-01T00:00:00Z") -> dict[str, Any]:
+    return cloud_event("subscription.invoiced", deal_id, invoiced_at, {
+        "invoice_id": invoice_id, "deal_id": deal_id, "period_start": period_start,
+        "period_end": period_end,
+        "recurring_revenue": {"amount": amount, "currency": currency},
+        "invoiced_at": invoiced_at,
+    }, source="/crm")
+
+
+def adjustment_requested(adjustment_id: str, deal_id: str, partner_id: str, *,
+                         amount: str = "150.00", currency: str = "EUR",
+                         reason: str = "Goodwill for the delayed go-live.",
+                         requested_at: str = "2026-05-15T00:00:00Z") -> dict[str, Any]:
+    return cloud_event("payout.adjustment_requested", deal_id, requested_at, {
+        "adjustment_id": adjustment_id, "deal_id": deal_id, "partner_id": partner_id,
+        "amount": {"amount": amount, "currency": currency}, "reason": reason,
+        "requested_by": "finance-2", "requested_at": requested_at,
+    }, source="/salesops")

@@ -12,7 +12,16 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel
 
-from dealreg.events.schemas import EVENTS, TOPICS, BadInput, EventSpec, make_event, parse_event
+from dealreg.events.schemas import (
+    EVENTS,
+    TOPICS,
+    BadInput,
+    EventSpec,
+    kafka_key,
+    make_event,
+    output_spec,
+    parse_event,
+)
 from dealreg.events.schemas import outputs as out
 from dealreg.events.schemas.generate import (
     SCHEMA_DIR,
@@ -20,6 +29,7 @@ from dealreg.events.schemas.generate import (
     schema_file_name,
     stale_files,
 )
+from dealreg.events.schemas.inputs import PolicyPublished, SubscriptionInvoiced
 from dealreg.events.schemas.values import Money
 from tests.support import events as ev
 
@@ -33,6 +43,10 @@ INPUT_EXAMPLES: dict[str, dict[str, Any]] = {
         tier_bonuses=[{"tier": "gold", "qualify_by": "2026-04-01T00:00:00Z",
                        "closed_from": "2026-04-01T00:00:00Z",
                        "closed_to": "2026-06-30T23:59:59Z", "rate": "0.02"}],
+        registration_capacity={"msp": {"bronze": 25, "platinum": None}},
+        holding_days=30,
+        revenue_share_rates={"msp": {"gold": "0.22"}},
+        revenue_share_months=24,
     ),
     "registration.submitted": ev.registration_submitted("r-1", "p-1"),
     "registration.extension_requested": ev.extension_requested(
@@ -42,8 +56,11 @@ INPUT_EXAMPLES: dict[str, dict[str, Any]] = {
     "deal.closed": ev.deal_closed("d-1", registration_id="r-1", co_sell=True,
                                   co_sell_partner_id="p-2", opportunity_id="o-1"),
     "deal.refunded": ev.deal_refunded("d-1"),
+    "subscription.invoiced": ev.subscription_invoiced("inv-1", "d-1"),
     "dispute.raised": ev.dispute_raised("x-1", "r-1"),
     "dispute.resolved": ev.dispute_resolved("x-1", {"direct": True}),
+    "payout.adjustment_requested": ev.adjustment_requested("adj-1", "d-1", "p-1",
+                                                           amount="-40.00"),
 }
 
 T = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -53,6 +70,15 @@ LINE = out.PayoutLine(kind="commission", base=Money(amount=Decimal("1000.00"), c
                       amount=Money(amount=Decimal("250.00"), currency=EUR))
 BASIS = out.PayoutBasis(program="referral", tier="gold", policy_id="default", policy_version=0,
                         sourced="partner")
+SHARE_LINE = out.PayoutLine(kind="revenue_share",
+                            base=Money(amount=Decimal("1000.00"), currency=EUR),
+                            rate=Decimal("0.20"), share=Decimal("1"),
+                            amount=Money(amount=Decimal("200.00"), currency=EUR))
+MANUAL_LINE = out.PayoutLine(kind="manual", base=Money(amount=Decimal("-40.00"), currency=EUR),
+                             rate=Decimal("1"), share=Decimal("1"),
+                             amount=Money(amount=Decimal("-40.00"), currency=EUR))
+MSP_BASIS = out.PayoutBasis(program="msp", tier="gold", policy_id="default", policy_version=0,
+                            sourced="partner")
 OUTPUT_EXAMPLES: dict[str, BaseModel] = {
     "registration.received": out.RegistrationReceived(
         registration_id="r-1", partner_id="p-1", account_key="domain:acme.example",
@@ -63,7 +89,8 @@ OUTPUT_EXAMPLES: dict[str, BaseModel] = {
         via="auto"),
     "registration.rejected": out.RegistrationRejected(
         registration_id="r-2", partner_id="p-2", account_key="domain:acme.example",
-        reason="conflict", conflicting_registration_id="r-1", detail="first to register wins"),
+        reason="over_capacity", conflicting_registration_id=None,
+        detail="partner p-2 holds 25 open registrations; capacity 25"),
     "registration.under_review": out.RegistrationUnderReview(
         registration_id="r-1", partner_id="p-1", account_key="domain:acme.example",
         dispute_id="x-1"),
@@ -94,14 +121,18 @@ OUTPUT_EXAMPLES: dict[str, BaseModel] = {
         approved_registration_id="r-2", rejected_registration_ids=["r-1"], settled_at=T),
     "payout.calculated": out.PayoutCalculated(
         payout_id="pay-1", deal_id="d-1", partner_id="p-1", registration_id="r-1", sequence=1,
-        total=Money(amount=Decimal("250.00"), currency=EUR), lines=[LINE], basis=BASIS),
+        total=Money(amount=Decimal("250.00"), currency=EUR), lines=[LINE], basis=BASIS,
+        invoice_id=None),
     "payout.adjusted": out.PayoutAdjusted(
         payout_id="pay-2", deal_id="d-1", partner_id="p-1", sequence=2,
         delta=Money(amount=Decimal("-250.00"), currency=EUR),
         new_total=Money(amount=Decimal("0.00"), currency=EUR), reason="refund", lines=[],
-        basis=BASIS, supersedes=["pay-1"]),
+        basis=BASIS, supersedes=["pay-1"], adjustment_id=None),
     "payout.withheld": out.PayoutWithheld(deal_id="d-2", account_key="domain:acme.example",
                                           reason="no_registration"),
+    "payout.adjustment_rejected": out.PayoutAdjustmentRejected(
+        adjustment_id="adj-1", deal_id="d-1", partner_id="p-1", reason="currency_mismatch",
+        detail="the adjustment is in USD, the deal in EUR"),
     "message.rejected": out.MessageRejected(
         topic="crm.v1", partition=2, offset=17, key="d-9", error="value: malformed JSON",
         original="{oops", original_encoding="utf-8"),
@@ -312,3 +343,135 @@ def test_asyncapi_lists_every_topic_and_event() -> None:
     assert names == {spec.type for spec in EVENTS}
     for message in document["components"]["messages"].values():
         assert Path(SCHEMA_DIR.parent / message["payload"]["$ref"]).exists()
+
+
+# ------------------------------------------------------------------ contract 1.1 events
+
+#: More valid output examples: a revenue share payout of an invoice, a manual adjustment.
+MORE_OUTPUT_EXAMPLES: list[tuple[str, BaseModel]] = [
+    ("payout.calculated", out.PayoutCalculated(
+        payout_id="pay-3", deal_id="d-1", partner_id="p-1", registration_id="r-1", sequence=3,
+        total=Money(amount=Decimal("200.00"), currency=EUR), lines=[SHARE_LINE],
+        basis=MSP_BASIS, invoice_id="inv-1")),
+    ("payout.adjusted", out.PayoutAdjusted(
+        payout_id="pay-4", deal_id="d-1", partner_id="p-1", sequence=4,
+        delta=Money(amount=Decimal("-40.00"), currency=EUR),
+        new_total=Money(amount=Decimal("160.00"), currency=EUR), reason="manual",
+        lines=[SHARE_LINE, MANUAL_LINE], basis=MSP_BASIS, supersedes=["pay-3"],
+        adjustment_id="adj-1")),
+]
+
+
+@pytest.mark.parametrize(("name", "data"), MORE_OUTPUT_EXAMPLES, ids=lambda v: str(v)[:20])
+def test_revenue_share_and_manual_payouts_match_their_json_schema(name: str,
+                                                                  data: BaseModel) -> None:
+    spec = next(s for s in EVENTS if s.name == name)
+    event = make_event(name, id="0b8e7f1e-1111-4a6d-9a11-222233334445", source="/dealreg/test",
+                       time=T, data=data)
+    assert schema_errors(spec, json.loads(event.to_bytes())) == []
+
+
+@pytest.mark.parametrize(("reason", "adjustment_id"), [("manual", None), ("refund", "adj-1")])
+def test_an_adjustment_id_goes_with_a_manual_adjustment_only(reason: str,
+                                                             adjustment_id: str | None) -> None:
+    with pytest.raises(ValueError, match="adjustment_id is set for a manual adjustment"):
+        out.PayoutAdjusted(
+            payout_id="pay-2", deal_id="d-1", partner_id="p-1", sequence=2,
+            delta=Money(amount=Decimal("-1.00"), currency=EUR),
+            new_total=Money(amount=Decimal("0.00"), currency=EUR), reason=reason,
+            lines=[], basis=BASIS, supersedes=["pay-1"], adjustment_id=adjustment_id)
+
+
+def test_an_msp_partner_enrolls() -> None:
+    document = ev.partner_enrolled("p-9", program="msp", tier="silver")
+    assert parse_event(ev.encode(document), "partners.v1").name == "partner.enrolled"
+    assert schema_errors(next(s for s in EVENTS if s.name == "partner.enrolled"), document) == []
+
+
+def test_a_subscription_invoice_is_keyed_by_its_deal() -> None:
+    parsed = parse_event(ev.encode(ev.subscription_invoiced("inv-1", "d-7")), "crm.v1")
+    assert kafka_key(parsed) == "d-7"
+    adjustment = parse_event(ev.encode(ev.adjustment_requested("adj-1", "d-8", "p-1")),
+                             "salesops.v1")
+    assert kafka_key(adjustment) == "d-8"
+    assert output_spec("payout.adjustment_rejected").key_of(
+        OUTPUT_EXAMPLES["payout.adjustment_rejected"]) == "p-1"
+
+
+def test_a_one_day_invoice_period_and_zero_revenue_are_valid() -> None:
+    invoice = ev.subscription_invoiced("inv-1", "d-1", period_start="2026-05-01",
+                                       period_end="2026-05-01", amount="0.00")
+    data = parse_event(ev.encode(invoice), "crm.v1").data
+    assert isinstance(data, SubscriptionInvoiced)
+    assert data.recurring_revenue.amount == Decimal("0.00")
+
+
+def _invoice_with(change: Any) -> dict[str, Any]:
+    document = ev.subscription_invoiced("inv-1", "d-1")
+    change(document["data"])
+    return document
+
+
+def _adjustment_with(change: Any) -> dict[str, Any]:
+    document = ev.adjustment_requested("adj-1", "d-1", "p-1")
+    change(document["data"])
+    return document
+
+
+def _policy_with(**body: Any) -> dict[str, Any]:
+    return ev.policy_published(**body)
+
+
+@pytest.mark.parametrize(("topic", "document", "field"), [
+    ("crm.v1", _invoice_with(lambda d: d.update(period_end="2026-04-30")),
+     r"data\.period_end: must not be before period_start \(2026-05-01\)"),
+    ("crm.v1", _invoice_with(lambda d: d["recurring_revenue"].update(amount="-0.01")),
+     r"data\.recurring_revenue: recurring revenue cannot be negative"),
+    ("crm.v1", _invoice_with(lambda d: d.update(period_start="2026-05-01T00:00:00Z")),
+     r"data\.period_start"),
+    ("crm.v1", _invoice_with(lambda d: d.pop("invoice_id")), r"data\.invoice_id: Field required"),
+    ("crm.v1", _invoice_with(lambda d: d["recurring_revenue"].update(amount=12.5)),
+     r"data\.recurring_revenue\.amount: must be a decimal string"),
+    ("crm.v1", _invoice_with(lambda d: d.update(invoiced_at="2026-06-01")),
+     r"data\.invoiced_at"),
+    ("salesops.v1", _adjustment_with(lambda d: d["amount"].update(amount="0.00")),
+     r"data\.amount: an adjustment's amount must not be zero"),
+    ("salesops.v1", _adjustment_with(lambda d: d["amount"].update(amount="-0")),
+     r"data\.amount: an adjustment's amount must not be zero"),
+    ("salesops.v1", _adjustment_with(lambda d: d.update(reason="")),
+     r"data\.reason: must not be empty"),
+    ("salesops.v1", _adjustment_with(lambda d: d.update(reason=" \n ")),
+     r"data\.reason: must not be empty"),
+    ("salesops.v1", _adjustment_with(lambda d: d.pop("requested_by")),
+     r"data\.requested_by: Field required"),
+    ("salesops.v1", _adjustment_with(lambda d: d.update(requested_at=1767225600)),
+     r"data\.requested_at"),
+    ("partners.v1", ev.partner_enrolled("p-1", program="distributor"), r"data\.program"),
+    ("program.v1", _policy_with(registration_capacity={"msp": {"gold": -1}}),
+     r"data\.registration_capacity\.msp\.gold"),
+    ("program.v1", _policy_with(registration_capacity={"msp": {"gold": "5"}}),
+     r"data\.registration_capacity\.msp\.gold"),
+    ("program.v1", _policy_with(registration_capacity={"vendor": {"gold": 5}}),
+     r"data\.registration_capacity\.vendor"),
+    ("program.v1", _policy_with(holding_days=-1), r"data\.holding_days"),
+    ("program.v1", _policy_with(holding_days=3651), r"data\.holding_days"),
+    ("program.v1", _policy_with(revenue_share_rates={"msp": {"gold": "1.5"}}),
+     r"data\.revenue_share_rates\.msp\.gold: .*between 0 and 1"),
+    ("program.v1", _policy_with(revenue_share_rates={"msp": {"gold": 0.2}}),
+     r"data\.revenue_share_rates\.msp\.gold: must be a decimal string"),
+    ("program.v1", _policy_with(revenue_share_months=-1), r"data\.revenue_share_months"),
+    ("program.v1", _policy_with(revenue_share_months=1201), r"data\.revenue_share_months"),
+])
+def test_contract_11_bad_input_names_the_field(topic: str, document: dict[str, Any],
+                                               field: str) -> None:
+    with pytest.raises(BadInput, match=field):
+        parse_event(ev.encode(document), topic)
+
+
+def test_a_null_capacity_means_no_limit_and_parses() -> None:
+    policy = ev.policy_published(registration_capacity={"referral": {"gold": None, "silver": 0}},
+                                 holding_days=0, revenue_share_months=0)
+    data = parse_event(ev.encode(policy), "program.v1").data
+    assert isinstance(data, PolicyPublished)
+    assert data.registration_capacity == {"referral": {"gold": None, "silver": 0}}
+    assert (data.holding_days, data.revenue_share_months) == (0, 0)
