@@ -1,5 +1,5 @@
 """The benchmark's input: partners, registrations (distinct accounts plus conflicts and
-duplicates) and won deals, as contract-valid CloudEvents keyed as CONTRACT §2 says."""
+duplicates) and won deals, as contract-valid CloudEvents keyed as docs/contract.md §2 says."""
 
 from __future__ import annotations
 

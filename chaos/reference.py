@@ -1,4 +1,4 @@
-"""A plain reference implementation of CONTRACT §5 and §6, for the workloads of the chaos
+"""A plain reference implementation of docs/contract.md §5 and §6, for the workloads of the chaos
 suite: facts are applied one at a time in the order the workload's phases guarantee, with
 the default policy's windows and the policies and tier changes the workload publishes.
 

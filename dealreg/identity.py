@@ -2,7 +2,7 @@
 
 Aggregate ids are ``uuid5`` of a business key, and every emitted CloudEvent's ``id`` is a
 ``uuid5`` of the stored event that caused it, so a re-published or replayed event carries
-the id it had the first time and downstream consumers recognise it (CONTRACT §1).
+the id it had the first time and downstream consumers recognise it (docs/contract.md §1).
 """
 
 from __future__ import annotations

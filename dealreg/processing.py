@@ -6,7 +6,7 @@ applied once however often Kafka delivers it: records below the stored position 
 skipped, and a concurrent writer that got there first makes the commit fail with
 ``IntegrityError``, after which the batch is re-read from the new position.
 
-Bad input (CONTRACT section 7) never stops the batch: it becomes a
+Bad input (docs/contract.md §7) never stops the batch: it becomes a
 ``RejectedMessage`` in the same transaction, which the outbox relay publishes to the
 dead-letter topic. A record whose handler finds it invalid (``BadInput``, e.g. a
 reference to an unknown registration) or raises unexpectedly is isolated the same way:

@@ -1,4 +1,5 @@
-"""Bad input, recorded in the event store and published to ``dealreg.dlq.v1`` (CONTRACT §7)."""
+"""Bad input, recorded in the event store and published to ``dealreg.dlq.v1``
+(docs/contract.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The account key of CONTRACT §4: two claims conflict when their account keys are equal.
+"""The account key of docs/contract.md §4: two claims conflict when their account keys are equal.
 
 * With a domain: ``domain:`` + the host, lower-cased, without scheme, user info, port,
   path, query, fragment, a leading ``www.`` or a trailing dot, IDNA-encoded (UTS 46
@@ -77,7 +77,7 @@ LEGAL_FORMS: frozenset[str] = frozenset({
     "nv", "plc", "corp", "corporation", "co", "company", "pty", "oy", "ab", "srl", "spa", "kk",
     "as", "aps",
 })
-"""The legal-form words of CONTRACT §4, removed from the end of a company name."""
+"""The legal-form words of docs/contract.md §4, removed from the end of a company name."""
 
 _SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
 _END_OF_AUTHORITY = re.compile(r"[/?#]")

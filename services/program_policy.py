@@ -1,4 +1,4 @@
-"""Program policies (CONTRACT §6): the default, published versions, and the one in force.
+"""Program policies (docs/contract.md §6): the default, published versions, and the one in force.
 
 Pure functions of the published facts. A published policy may leave parts of its body
 out: those keep the value of the policy in force before it, i.e. the one that precedes it

@@ -1,7 +1,7 @@
 """The CloudEvents 1.0 envelope (structured JSON mode), parsing with clear errors, building.
 
 ``parse_event`` is the only way a Kafka value becomes an event in dealreg: anything it
-refuses is bad input (CONTRACT §7) and its ``BadInput.error`` names the field.
+refuses is bad input (docs/contract.md §7) and its ``BadInput.error`` names the field.
 """
 
 from __future__ import annotations
@@ -167,6 +167,6 @@ def make_event(
 
 
 def kafka_key(event: ParsedEvent) -> str:
-    """The Kafka key of ``event`` on its topic (CONTRACT §2)."""
+    """The Kafka key of ``event`` on its topic (docs/contract.md §2)."""
     key = event.spec.key_of(event.data)
     return "" if key is None else key

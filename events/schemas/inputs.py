@@ -1,5 +1,5 @@
-"""Payloads of the events dealreg consumes (CONTRACT §3; docs/contract.md §10 and §11 for
-``payout.adjustment_requested`` and ``subscription.invoiced``)."""
+"""Payloads of the events dealreg consumes (docs/contract.md §3, §10
+and §11)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """ISO 3166-1 alpha-2 country codes and active ISO 4217 currency codes.
 
 The schemas only check the *shape* of a code; whether it exists is a business check
-(CONTRACT §5 rule 1: an unknown country or currency code is a rejection ``invalid``).
+(docs/contract.md §5 rule 1: an unknown country or currency code is a rejection ``invalid``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Payloads of the events dealreg publishes (CONTRACT §3b, §6 and §7; docs/contract.md
-§10 and §11 for manual adjustments and revenue share).
+"""Payloads of the events dealreg publishes (docs/contract.md §3b, §6,
+§7, §10 and §11).
 
 Every output carries the ids needed to join it without lookups. Where the contract
 lists no key field for an event on a topic keyed by one (``registration.extended`` and
@@ -213,7 +213,7 @@ class PayoutAdjustmentRejected(Emitted):
 
 
 class MessageRejected(Emitted):
-    """Bad input (CONTRACT §7). ``original`` is the raw value as text when it is UTF-8,
+    """Bad input (docs/contract.md §7). ``original`` is the raw value as text when it is UTF-8,
     else base64, as ``original_encoding`` says; ``key`` likewise."""
 
     topic: str

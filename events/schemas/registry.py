@@ -1,5 +1,5 @@
-"""Every topic and every event of the contract, in one table (CONTRACT §2, §3, §3b, §7;
-docs/contract.md §10 and §11)."""
+"""Every topic and every event of the contract, in one table (docs/contract.md §2, §3,
+§3b, §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Value types shared by the event schemas (CONTRACT §1, common value rules).
+"""Value types shared by the event schemas (docs/contract.md §1, common value rules).
 
 * Money amounts and rates are decimal *strings* on the wire, never JSON numbers, and
   ``Decimal`` in Python.
@@ -128,7 +128,7 @@ UtcDatetime = Annotated[
 
 
 class Frozen(BaseModel):
-    """Base of input payloads: immutable; unknown extra fields are ignored (CONTRACT §1)."""
+    """Base of input payloads: immutable; unknown extra fields are ignored (docs/contract.md §1)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 

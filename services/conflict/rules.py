@@ -1,4 +1,4 @@
-"""Rules 2 to 6 of CONTRACT §5: who may claim an account. Pure: no I/O, no clock.
+"""Rules 2 to 6 of docs/contract.md §5: who may claim an account. Pure: no I/O, no clock.
 
 Rule 1 (business checks and enrollment) is decided by the registration service before a
 claim reaches the conflict service.

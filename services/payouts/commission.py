@@ -1,4 +1,4 @@
-"""Commissions of CONTRACT §6: who is paid for a won deal, how much, and why. Pure.
+"""Commissions of docs/contract.md §6: who is paid for a won deal, how much, and why. Pure.
 
 Every amount is a ``Decimal`` rounded half-even to cents; no float anywhere.
 """

@@ -1,6 +1,6 @@
 """Expiry: ``registration.expired`` once a protected registration's ``expires_at`` has passed.
 
-The only place where the wall clock decides anything (CONTRACT §5). The clock is
+The only place where the wall clock decides anything (docs/contract.md §5). The clock is
 injected. Which registrations are protected, and until when, is an index kept in memory
 from the service's notification log, so a tick never scans history: it reads only the
 events stored since the previous tick.

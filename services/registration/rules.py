@@ -1,4 +1,4 @@
-"""Rule 1 of CONTRACT §5: checks a submission must pass before its claim is considered.
+"""Rule 1 of docs/contract.md §5: checks a submission must pass before its claim is considered.
 
 Pure functions of the facts: the same submission and partner history always give the
 same decision.

@@ -1,4 +1,4 @@
-"""CONTRACT §6 end to end: the exact events billing receives on ``payouts.v1``, on the real
+"""docs/contract.md §6 end to end: the exact events billing receives on ``payouts.v1``, on the real
 local broker with all three services."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""CONTRACT §5 end to end: the registration and conflict services on the real local broker."""
+"""docs/contract.md §5 end to end: the registration and conflict services on the real
+local broker."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Property: whatever the order facts arrive in across topics, the sum of ``total`` and
 ``delta`` per (deal, partner) billing received equals the amount a plain reference
-implementation of CONTRACT §6 computes from all the facts."""
+implementation of docs/contract.md §6 computes from all the facts."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Property: for random histories processed in business-time order, at most one registration
 per account is protected at any instant, and every outcome is the one a plain reference
-implementation of CONTRACT §5 gives."""
+implementation of docs/contract.md §5 gives."""
 
 from __future__ import annotations
 

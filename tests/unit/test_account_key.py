@@ -1,4 +1,4 @@
-"""CONTRACT §4: every rule and example of the account key, and the choices documented in
+"""docs/contract.md §4: every rule and example of the account key, and the choices documented in
 ``services.account_key``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CONTRACT §6 commission rules, as pure functions."""
+"""docs/contract.md §6 commission rules, as pure functions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The contract's events as pydantic models and generated JSON Schemas (CONTRACT §1-§3b, §7)."""
+"""The contract's events as pydantic models and generated JSON Schemas
+(docs/contract.md §1-§3b, §7)."""
 
 from __future__ import annotations
 
