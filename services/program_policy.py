@@ -22,11 +22,15 @@ from eventsourcing.domain import Aggregate, event
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.identity import business_id
 from dealreg.processing import UnitOfWork
-from dealreg.services.payouts.holding import payable_on
 
 log = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def business_date(instant: datetime) -> date:
+    """The UTC calendar date of ``instant``: every business time is kept in UTC."""
+    return instant.astimezone(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,14 @@ class Policy:
         return self.revenue_share_rates[program][tier]
 
     def payable_on(self, instant: datetime) -> date:
-        """``payable_on`` of a payout decided for ``instant`` (a close or an invoice), this
-        policy being the one in force at ``instant`` (§9)."""
-        return payable_on(instant, self.holding_days)
+        """When billing may pay a payout event decided for ``instant`` (a deal's
+        ``closed_at``, or an invoice's ``invoiced_at`` for its own ``payout.calculated``),
+        this policy being the one in force at ``instant``: the date of ``instant`` plus
+        ``holding_days`` (§9). A date past the calendar's end is its last day."""
+        try:
+            return business_date(instant) + timedelta(days=self.holding_days)
+        except OverflowError:
+            return date.max
 
 
 _TIERS = ("bronze", "silver", "gold", "platinum")

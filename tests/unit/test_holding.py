@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from dealreg.services.payouts.holding import clawback, payable_on
+from dealreg.services.payouts.holding import clawback
+from dealreg.services.program_policy import DEFAULT_POLICY
+
+
+def payable_on(instant: datetime, holding_days: int) -> date:
+    return replace(DEFAULT_POLICY, holding_days=holding_days).payable_on(instant)
+
 
 CLOSE = datetime(2026, 4, 10, 15, 30, tzinfo=UTC)
 
