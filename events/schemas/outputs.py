@@ -10,6 +10,7 @@ need them.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -173,13 +174,16 @@ class PayoutCalculated(Emitted):
     basis: PayoutBasis
     #: The invoice this payout is for (docs/contract.md §11); null for the deal's close.
     invoice_id: Id | None
+    #: When billing may pay it (docs/contract.md §9).
+    payable_on: date
 
 
 class PayoutAdjusted(Emitted):
     payout_id: Id
     deal_id: Id
     partner_id: Id
-    sequence: Annotated[int, Field(ge=2)]
+    #: 1 only for a manual adjustment of a partner paid nothing before (§10).
+    sequence: Annotated[int, Field(ge=1)]
     delta: Money
     new_total: Money
     reason: AdjustmentReason
@@ -188,6 +192,10 @@ class PayoutAdjusted(Emitted):
     supersedes: Ids
     #: The manual adjustment this is (docs/contract.md §10); null unless ``reason`` is manual.
     adjustment_id: Id | None
+    #: The ``payable_on`` of the deal's close (docs/contract.md §9).
+    payable_on: date
+    #: Money that may already have been paid is taken back (docs/contract.md §9).
+    clawback: bool
 
     @model_validator(mode="after")
     def _adjustment_id_with_manual(self) -> PayoutAdjusted:

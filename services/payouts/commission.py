@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from dealreg.events.schemas.values import TIER_ORDER, WithheldReason
+from dealreg.events.schemas.values import TIER_ORDER, LineKind, WithheldReason
 from dealreg.services.program_policy import Policy
 
 CENT = Decimal("0.01")
@@ -46,11 +46,13 @@ class Deal:
     registration_id: str | None = None
     co_sell: bool = False
     co_sell_partner_id: str | None = None
+    #: A lost deal is kept (a manual adjustment on it is rejected) but earns nothing.
+    won: bool = True
 
 
 @dataclass(frozen=True)
 class Line:
-    kind: str  # "commission" | "tier_bonus"
+    kind: LineKind
     base: Decimal
     rate: Decimal
     share: Decimal
@@ -72,6 +74,8 @@ class Payout:
     registration_id: str | None
     lines: tuple[Line, ...]
     basis: Basis
+    #: The part of the deal this partner is paid: 1, or a co-sell split (§6).
+    share: Decimal = Decimal(1)
 
     @property
     def total(self) -> Decimal:
@@ -138,4 +142,4 @@ def compute(
             lines.append(Line("tier_bonus", deal.value, bonus.rate, share,
                               round_money(deal.value * bonus.rate * share)))
     return Payout(partner_id, registration_id, tuple(lines),
-                  Basis(program, tier, policy.policy_id, policy.version, sourced))
+                  Basis(program, tier, policy.policy_id, policy.version, sourced), share)

@@ -7,16 +7,21 @@ emitted per partner is always known and a correction is the difference, never an
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from dealreg.events.schemas.values import AdjustmentReason, WithheldReason
+from dealreg.events.schemas.values import (
+    AdjustmentReason,
+    AdjustmentRejectionReason,
+    WithheldReason,
+)
 from dealreg.identity import business_id
 from dealreg.services.payouts.commission import Deal, Protection
+from dealreg.services.payouts.revenue_share import Invoice
 
 
 class AccountFacts(Aggregate):
@@ -81,7 +86,7 @@ class AccountFacts(Aggregate):
 
 
 class DealPayouts(Aggregate):
-    """One won deal and every payout event emitted for it."""
+    """One closed deal and every payout event emitted for it."""
 
     class Closed(Aggregate.Created):
         deal_id: str
@@ -92,6 +97,7 @@ class DealPayouts(Aggregate):
         registration_id: str | None
         co_sell: bool
         co_sell_partner_id: str | None
+        won: bool = True  # lost deals are recorded from contract 1.1 on (§10)
 
     class Refunded(Aggregate.Event):
         refunded_at: datetime
@@ -107,6 +113,10 @@ class DealPayouts(Aggregate):
         lines: list[dict[str, Any]]
         basis: dict[str, Any]
         closed_at: datetime
+        #: Events stored before contract 1.1 have neither (see ``emissions``).
+        invoice_id: str | None = None
+        invoiced_at: datetime | None = None
+        payable_on: date | None = None
 
     class Adjusted(Aggregate.Event):
         payout_id: str
@@ -121,6 +131,17 @@ class DealPayouts(Aggregate):
         basis: dict[str, Any]
         supersedes: list[str]
         decided_at: datetime
+        payable_on: date | None = None
+        clawback: bool = False
+        adjustment_id: str | None = None
+
+    class ManuallyAdjusted(Aggregate.Event):
+        """An accepted manual adjustment (§10): it stays in every later computation."""
+
+        adjustment_id: str
+        partner_id: str
+        amount: Decimal
+        requested_at: datetime
 
     class Withheld(Aggregate.Event):
         deal_id: str
@@ -135,13 +156,14 @@ class DealPayouts(Aggregate):
     @event(Closed)
     def __init__(self, *, deal_id: str, account_key: str, closed_at: datetime, value: Decimal,
                  currency: str, registration_id: str | None, co_sell: bool,
-                 co_sell_partner_id: str | None) -> None:
+                 co_sell_partner_id: str | None, won: bool = True) -> None:
         self.deal = Deal(deal_id, account_key, closed_at, value, currency, registration_id,
-                         co_sell, co_sell_partner_id)
+                         co_sell, co_sell_partner_id, won)
         self.refunded_at: datetime | None = None
         self.emitted: dict[str, list[tuple[str, Decimal]]] = {}  # partner → (id, amount)
         self.bases: dict[str, dict[str, Any]] = {}
         self.withheld: str | None = None
+        self.manual: dict[str, list[tuple[str, Decimal]]] = {}  # partner → (id, amount)
 
     def emitted_total(self, partner_id: str) -> Decimal:
         return sum((amount for _, amount in self.emitted.get(partner_id, [])), Decimal("0.00"))
@@ -160,7 +182,8 @@ class DealPayouts(Aggregate):
     def calculate(self, *, payout_id: str, deal_id: str, partner_id: str,
                   registration_id: str | None, sequence: int, total: Decimal, currency: str,
                   lines: list[dict[str, Any]], basis: dict[str, Any],
-                  closed_at: datetime) -> None:
+                  closed_at: datetime, invoice_id: str | None = None,
+                  invoiced_at: datetime | None = None, payable_on: date | None = None) -> None:
         self.emitted.setdefault(partner_id, []).append((payout_id, total))
         self.bases[partner_id] = basis
         self.withheld = None
@@ -169,11 +192,105 @@ class DealPayouts(Aggregate):
     def adjust(self, *, payout_id: str, deal_id: str, partner_id: str, sequence: int,
                delta: Decimal, new_total: Decimal, currency: str, reason: AdjustmentReason,
                lines: list[dict[str, Any]], basis: dict[str, Any], supersedes: list[str],
-               decided_at: datetime) -> None:
-        self.emitted[partner_id].append((payout_id, delta))
+               decided_at: datetime, payable_on: date | None = None, clawback: bool = False,
+               adjustment_id: str | None = None) -> None:
+        self.emitted.setdefault(partner_id, []).append((payout_id, delta))
         self.bases[partner_id] = basis
+
+    @event(ManuallyAdjusted)
+    def adjust_manually(self, *, adjustment_id: str, partner_id: str, amount: Decimal,
+                        requested_at: datetime) -> None:
+        self.manual.setdefault(partner_id, []).append((adjustment_id, amount))
 
     @event(Withheld)
     def withhold(self, *, deal_id: str, account_key: str, reason: WithheldReason,
                  closed_at: datetime) -> None:
         self.withheld = reason
+
+
+class DealInvoices(Aggregate):
+    """Every invoice of one deal's recurring revenue (§11), kept from the first one read,
+    which may come before the deal itself."""
+
+    class Opened(Aggregate.Created):
+        deal_id: str
+
+    class Invoiced(Aggregate.Event):
+        deal_id: str  # also here: a retroactive fact finds the deals by their invoices
+        invoice_id: str
+        period_start: date
+        period_end: date
+        recurring_revenue: Decimal
+        currency: str
+        invoiced_at: datetime
+
+    @staticmethod
+    def create_id(deal_id: str, **_: object) -> UUID:
+        return business_id("deal-invoices", deal_id)
+
+    @event(Opened)
+    def __init__(self, *, deal_id: str) -> None:
+        self.deal_id = deal_id
+        self.invoices: dict[str, Invoice] = {}
+
+    @event(Invoiced)
+    def invoice(self, *, deal_id: str, invoice_id: str, period_start: date, period_end: date,
+                recurring_revenue: Decimal, currency: str, invoiced_at: datetime) -> None:
+        self.invoices[invoice_id] = Invoice(invoice_id, deal_id, period_start, period_end,
+                                            recurring_revenue, currency, invoiced_at)
+
+    def in_order(self) -> list[Invoice]:
+        """By period, then id: the order of the ``revenue_share`` lines."""
+        return sorted(self.invoices.values(), key=lambda i: (i.period_start, i.invoice_id))
+
+
+class AdjustmentRequest(Aggregate):
+    """A ``payout.adjustment_requested`` as received, and why it was rejected, if it was
+    (§10). An accepted one is also recorded on its deal (``DealPayouts.ManuallyAdjusted``)."""
+
+    class Received(Aggregate.Created):
+        adjustment_id: str
+        deal_id: str
+        partner_id: str
+        amount: Decimal
+        currency: str
+        reason: str
+        requested_by: str
+        requested_at: datetime
+        rejection: AdjustmentRejectionReason | None
+        detail: str | None
+
+    @staticmethod
+    def create_id(adjustment_id: str, **_: object) -> UUID:
+        return business_id("adjustment-request", adjustment_id)
+
+    @event(Received)
+    def __init__(self, *, adjustment_id: str, deal_id: str, partner_id: str, amount: Decimal,
+                 currency: str, reason: str, requested_by: str, requested_at: datetime,
+                 rejection: AdjustmentRejectionReason | None, detail: str | None) -> None:
+        self.adjustment_id = adjustment_id
+        self.deal_id = deal_id
+        self.partner_id = partner_id
+        self.amount = amount
+        self.currency = currency
+        self.reason = reason
+        self.requested_by = requested_by
+        self.requested_at = requested_at
+        self.rejection = rejection
+
+
+class InvoiceReceipt(Aggregate):
+    """Which deal an ``invoice_id`` was received for: an id is a deal's invoice once."""
+
+    class Received(Aggregate.Created):
+        invoice_id: str
+        deal_id: str
+
+    @staticmethod
+    def create_id(invoice_id: str, **_: object) -> UUID:
+        return business_id("invoice-receipt", invoice_id)
+
+    @event(Received)
+    def __init__(self, *, invoice_id: str, deal_id: str) -> None:
+        self.invoice_id = invoice_id
+        self.deal_id = deal_id

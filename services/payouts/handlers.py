@@ -1,15 +1,17 @@
 """The payouts service's use cases, one per input event, each given its typed payload.
 
-Every fact that can change what a deal earns (its close, a refund, a protection approved,
-extended, withdrawn or lost, a dispute opened or settled, a late enrollment or tier change,
-a retroactive policy) is recorded, then the deals it concerns are reconciled
-(:mod:`dealreg.services.payouts.reconciliation`).
+Every fact that can change what a deal earns (its close, a refund, an invoice, a manual
+adjustment, a protection approved, extended, withdrawn or lost, a dispute opened or
+settled, a late enrollment or tier change, a retroactive policy) is recorded, then the
+deals it concerns are reconciled (:mod:`dealreg.services.payouts.reconciliation`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from dealreg.events.schemas import BadInput
@@ -18,7 +20,9 @@ from dealreg.events.schemas.inputs import (
     DealRefunded,
     PartnerEnrolled,
     PartnerTierChanged,
+    PayoutAdjustmentRequested,
     PolicyPublished,
+    SubscriptionInvoiced,
 )
 from dealreg.events.schemas.outputs import (
     DisputeOpened,
@@ -28,22 +32,32 @@ from dealreg.events.schemas.outputs import (
     RegistrationRejected,
     RegistrationWithdrawn,
 )
-from dealreg.events.schemas.values import AdjustmentReason
+from dealreg.events.schemas.values import AdjustmentReason, AdjustmentRejectionReason
 from dealreg.processing import Inbound, UnitOfWork
 from dealreg.services.account_key import account_key
-from dealreg.services.partners import change_partner_tier, enroll_partner, partner_at
+from dealreg.services.partners import Partner, change_partner_tier, enroll_partner, partner_at
 from dealreg.services.payouts.commission import Protection
-from dealreg.services.payouts.domain import AccountFacts, DealPayouts
+from dealreg.services.payouts.domain import (
+    AccountFacts,
+    AdjustmentRequest,
+    DealInvoices,
+    DealPayouts,
+    InvoiceReceipt,
+)
 from dealreg.services.payouts.reconciliation import (
+    ManualRequest,
     account,
     deal_payouts,
-    deals_closed_since,
+    deals_earning_since,
+    pay_invoice,
     reconcile,
     reconcile_account,
     reconcile_deals,
 )
 from dealreg.services.program_policy import publish_policy
 from dealreg.services.repeats import check_repeat
+
+log = logging.getLogger(__name__)
 
 
 def deal_account_key(cmd: DealClosed) -> str:
@@ -56,28 +70,100 @@ def deal_account_key(cmd: DealClosed) -> str:
 
 
 def close_deal(unit: UnitOfWork, cmd: DealClosed) -> None:
-    """A won deal is recorded once and paid (a lost one earns nothing)."""
-    if cmd.outcome != "won":
-        return
+    """A deal is recorded once; a won one is paid, a lost one is kept only so that a manual
+    adjustment on it is rejected as ``deal_not_won``."""
+    won = cmd.outcome == "won"
     value, currency = cmd.first_year_value.amount, cmd.first_year_value.currency
     existing = unit.get(DealPayouts, DealPayouts.create_id(cmd.deal_id))
     if existing is not None:  # a deal closes once; the same deal.closed again is ignored
         check_repeat("deal", cmd.deal_id, existing.deal, {
             "closed_at": cmd.closed_at, "value": value, "currency": currency,
             "registration_id": cmd.registration_id, "co_sell": cmd.co_sell,
-            "co_sell_partner_id": cmd.co_sell_partner_id})
+            "co_sell_partner_id": cmd.co_sell_partner_id, "won": won})
         return
-    if cmd.co_sell_partner_id and partner_at(unit, cmd.co_sell_partner_id,
-                                             cmd.closed_at) is None:
+    if won and cmd.co_sell_partner_id and partner_at(unit, cmd.co_sell_partner_id,
+                                                     cmd.closed_at) is None:
         unit.defer_unless_overdue(
             f"co-sell partner {cmd.co_sell_partner_id} is not enrolled (yet)")
     key = deal_account_key(cmd)
     payouts = DealPayouts(deal_id=cmd.deal_id, account_key=key, closed_at=cmd.closed_at,
                           value=value, currency=currency, registration_id=cmd.registration_id,
-                          co_sell=cmd.co_sell, co_sell_partner_id=cmd.co_sell_partner_id)
+                          co_sell=cmd.co_sell, co_sell_partner_id=cmd.co_sell_partner_id,
+                          won=won)
     unit.add(payouts)
-    account(unit, key).note_deal(deal_id=cmd.deal_id)
-    reconcile(unit, payouts, reason="late_fact", decided_at=cmd.closed_at)
+    if won:
+        account(unit, key).note_deal(deal_id=cmd.deal_id)
+        reconcile(unit, payouts, reason="late_fact", decided_at=cmd.closed_at)
+
+
+def invoice_deal(unit: UnitOfWork, cmd: SubscriptionInvoiced) -> None:
+    """An invoice of a deal's recurring revenue (§11), kept even when it comes before its
+    deal; one read after its deal that earns is paid at once."""
+    receipt = unit.get(InvoiceReceipt, InvoiceReceipt.create_id(cmd.invoice_id))
+    if receipt is not None and receipt.deal_id != cmd.deal_id:
+        raise BadInput(f"data.deal_id: invoice {cmd.invoice_id!r} was already received for "
+                       f"deal {receipt.deal_id!r}")
+    invoices = unit.get_or_add(DealInvoices, DealInvoices.create_id(cmd.deal_id),
+                               lambda: DealInvoices(deal_id=cmd.deal_id))
+    facts: dict[str, Any] = {"period_start": cmd.period_start, "period_end": cmd.period_end,
+             "recurring_revenue": cmd.recurring_revenue.amount,
+             "currency": cmd.recurring_revenue.currency, "invoiced_at": cmd.invoiced_at}
+    if (known := invoices.invoices.get(cmd.invoice_id)) is not None:
+        check_repeat("invoice", cmd.invoice_id, known, facts)
+        return
+    unit.add(InvoiceReceipt(invoice_id=cmd.invoice_id, deal_id=cmd.deal_id))
+    invoices.invoice(deal_id=cmd.deal_id, invoice_id=cmd.invoice_id, **facts)
+    payouts = unit.get(DealPayouts, DealPayouts.create_id(cmd.deal_id))
+    if payouts is None:
+        log.info("invoice kept until its deal closes",
+                 extra={"deal_id": cmd.deal_id, "invoice_id": cmd.invoice_id})
+        return
+    pay_invoice(unit, payouts, invoices.invoices[cmd.invoice_id])
+    reconcile(unit, payouts, reason="late_fact", decided_at=cmd.invoiced_at)
+
+
+def _adjustment_rejection(unit: UnitOfWork, cmd: PayoutAdjustmentRequested
+                          ) -> tuple[AdjustmentRejectionReason, str] | None:
+    """Why a manual adjustment cannot apply (§10), waiting first for a deal or partner
+    that may still arrive on another topic."""
+    payouts = unit.get(DealPayouts, DealPayouts.create_id(cmd.deal_id))
+    if payouts is None:
+        unit.defer_unless_overdue(f"deal {cmd.deal_id} is not known (yet)")
+        return "unknown_deal", f"deal {cmd.deal_id} is not known to the payouts service"
+    if not payouts.deal.won:
+        return "deal_not_won", f"deal {cmd.deal_id} was lost"
+    if unit.get(Partner, Partner.create_id(cmd.partner_id)) is None:
+        unit.defer_unless_overdue(f"partner {cmd.partner_id} is not enrolled (yet)")
+        return "unknown_partner", f"partner {cmd.partner_id} is not enrolled"
+    if cmd.amount.currency != payouts.deal.currency:
+        return "currency_mismatch", (f"the amount is in {cmd.amount.currency}; deal "
+                                     f"{cmd.deal_id} is in {payouts.deal.currency}")
+    return None
+
+
+def adjust_by_hand(unit: UnitOfWork, cmd: PayoutAdjustmentRequested) -> None:
+    """A manual adjustment (§10): accepted, it is a line of every later computation."""
+    facts: dict[str, Any] = {"deal_id": cmd.deal_id, "partner_id": cmd.partner_id,
+             "amount": cmd.amount.amount, "currency": cmd.amount.currency,
+             "reason": cmd.reason, "requested_by": cmd.requested_by,
+             "requested_at": cmd.requested_at}
+    known = unit.get(AdjustmentRequest, AdjustmentRequest.create_id(cmd.adjustment_id))
+    if known is not None:
+        check_repeat("adjustment", cmd.adjustment_id, known, facts)
+        return
+    rejection = _adjustment_rejection(unit, cmd)
+    unit.add(AdjustmentRequest(adjustment_id=cmd.adjustment_id, **facts,
+                               rejection=rejection[0] if rejection else None,
+                               detail=rejection[1] if rejection else None))
+    if rejection is not None:
+        log.info("manual adjustment rejected", extra={
+            "adjustment_id": cmd.adjustment_id, "deal_id": cmd.deal_id, "reason": rejection[0]})
+        return
+    payouts = deal_payouts(unit, cmd.deal_id, "data.deal_id")
+    payouts.adjust_manually(adjustment_id=cmd.adjustment_id, partner_id=cmd.partner_id,
+                            amount=cmd.amount.amount, requested_at=cmd.requested_at)
+    reconcile(unit, payouts, reason="late_fact", decided_at=cmd.requested_at,
+              manual=ManualRequest(cmd.adjustment_id, cmd.partner_id))
 
 
 def refund_deal(unit: UnitOfWork, cmd: DealRefunded) -> None:
@@ -91,21 +177,21 @@ def publish_program_policy(unit: UnitOfWork, cmd: PolicyPublished) -> None:
     """A new policy; a retroactive one recomputes every deal closed since it took effect."""
     policy = publish_policy(unit, cmd)
     if policy is not None and policy.retroactive:
-        reconcile_deals(unit, deals_closed_since(unit, policy.effective_from),
+        reconcile_deals(unit, deals_earning_since(unit, policy.effective_from),
                         reason="policy_retroactive", decided_at=unit.fact_time)
 
 
 def enroll_late_partner(unit: UnitOfWork, cmd: PartnerEnrolled) -> None:
     """An enrollment read after deals it concerns (another topic) pays them now."""
     enroll_partner(unit, cmd)
-    reconcile_deals(unit, deals_closed_since(unit, cmd.enrolled_at), reason="late_fact",
+    reconcile_deals(unit, deals_earning_since(unit, cmd.enrolled_at), reason="late_fact",
                     decided_at=unit.fact_time)
 
 
 def change_tier(unit: UnitOfWork, cmd: PartnerTierChanged) -> None:
     """A tier change can change the payout of any deal closed since it took effect."""
     change_partner_tier(unit, cmd)
-    reconcile_deals(unit, deals_closed_since(unit, cmd.effective_at), reason="late_fact",
+    reconcile_deals(unit, deals_earning_since(unit, cmd.effective_at), reason="late_fact",
                     decided_at=unit.fact_time)
 
 
@@ -173,7 +259,8 @@ def settle_dispute(unit: UnitOfWork, cmd: DisputeSettled) -> None:
 
 
 def _deal_reads(cmd: DealClosed) -> Iterable[UUID]:
-    return DealPayouts.create_id(cmd.deal_id), AccountFacts.create_id(deal_account_key(cmd))
+    return (DealPayouts.create_id(cmd.deal_id), DealInvoices.create_id(cmd.deal_id),
+            AccountFacts.create_id(deal_account_key(cmd)))
 
 
 def _approval_reads(cmd: RegistrationApproved) -> Iterable[UUID]:
@@ -187,6 +274,8 @@ INBOUND = (
     .on(PolicyPublished, publish_program_policy)
     .on(DealClosed, close_deal, reads=_deal_reads)
     .on(DealRefunded, refund_deal)
+    .on(SubscriptionInvoiced, invoice_deal)
+    .on(PayoutAdjustmentRequested, adjust_by_hand)
     .on(RegistrationApproved, protect, reads=_approval_reads)
     .on(RegistrationExtended, extend_protection)
     .on(RegistrationWithdrawn, withdraw_protection)

@@ -4,14 +4,17 @@ After every fact that can change a deal's payout, the deal is recomputed from al
 known and reconciled with what billing already received: for each (deal, partner) whose
 correct total differs from the sum emitted, one ``payout.adjusted`` carries the
 difference. So the sum of ``total`` and ``delta`` per (deal, partner) always equals the
-correct amount under the facts known so far.
+correct amount under the facts known so far (docs/contract.md §6): the computed lines
+(commission, tier bonus, one revenue share line per earning invoice; none after a refund)
+plus one manual line per accepted manual adjustment (§10).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +22,12 @@ from dealreg.events.schemas import BadInput
 from dealreg.events.schemas.values import AdjustmentReason
 from dealreg.identity import business_id
 from dealreg.processing import UnitOfWork
-from dealreg.services.partners import partner_at
-from dealreg.services.payouts.commission import Payout, Withheld, compute
-from dealreg.services.payouts.domain import AccountFacts, DealPayouts
-from dealreg.services.program_policy import policy_book
+from dealreg.services.partners import Partner, partner_at
+from dealreg.services.payouts.commission import Basis, Line, Payout, Withheld, compute
+from dealreg.services.payouts.domain import AccountFacts, DealInvoices, DealPayouts
+from dealreg.services.payouts.holding import clawback
+from dealreg.services.payouts.revenue_share import Earning, Invoice, earning
+from dealreg.services.program_policy import business_date, policy_book
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +52,15 @@ def deal_payouts(unit: UnitOfWork, deal_id: str, field: str) -> DealPayouts:
     return payouts
 
 
+def invoices_of(unit: UnitOfWork, deal_id: str) -> list[Invoice]:
+    invoices = unit.get(DealInvoices, DealInvoices.create_id(deal_id))
+    return [] if invoices is None else invoices.in_order()
+
+
 def outcome_of(unit: UnitOfWork, payouts: DealPayouts) -> Payout | Withheld | None:
-    """The payout the deal earns now (None once refunded: the correct total is zero)."""
-    if payouts.refunded_at is not None:
+    """What §6 decides for the deal now: its owner's commission, or why none is paid;
+    None when the deal was lost or refunded (nothing is computed: the total is zero)."""
+    if not payouts.deal.won or payouts.refunded_at is not None:
         return None
     deal = payouts.deal
     facts = account(unit, deal.account_key)
@@ -62,59 +73,155 @@ def outcome_of(unit: UnitOfWork, payouts: DealPayouts) -> Payout | Withheld | No
     )
 
 
-def _lines(payout: Payout | None) -> list[dict[str, Any]]:
-    if payout is None:
-        return []
+def invoice_earning(unit: UnitOfWork, payouts: DealPayouts, owner: Payout,
+                    invoice: Invoice) -> Earning | None:
+    deal = payouts.deal
+    return earning(invoice, closed_at=deal.closed_at, currency=deal.currency, owner=owner,
+                   partner_at=lambda partner_id, instant: partner_at(unit, partner_id, instant),
+                   policy_at=policy_book(unit).in_force)
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """What one partner is owed on a deal under every fact known. ``basis`` is None when
+    nothing is computed for it (only manual lines, or a refund)."""
+
+    registration_id: str | None
+    lines: tuple[Line, ...]
+    basis: Basis | None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+def manual_line(amount: Decimal) -> Line:
+    """The line of an accepted manual adjustment (§10)."""
+    return Line("manual", amount, Decimal("1"), Decimal("1"), amount)
+
+
+def entitlements(unit: UnitOfWork, payouts: DealPayouts
+                 ) -> tuple[dict[str, Entitlement], Withheld | None]:
+    """Each partner's correct lines on the deal, and why no partner is paid, if none is."""
+    outcome = outcome_of(unit, payouts)
+    owed: dict[str, Entitlement] = {}
+    if isinstance(outcome, Payout):
+        earnings = (invoice_earning(unit, payouts, outcome, invoice)
+                    for invoice in invoices_of(unit, payouts.deal.deal_id))
+        owed[outcome.partner_id] = Entitlement(
+            outcome.registration_id,
+            outcome.lines + tuple(e.line for e in earnings if e is not None), outcome.basis)
+    for partner_id, adjustments in payouts.manual.items():
+        computed = owed.get(partner_id, Entitlement(None, (), None))
+        owed[partner_id] = Entitlement(
+            computed.registration_id,
+            computed.lines + tuple(manual_line(amount) for _, amount in adjustments),
+            computed.basis)
+    return owed, outcome if isinstance(outcome, Withheld) else None
+
+
+def _lines(lines: Iterable[Line]) -> list[dict[str, Any]]:
     return [{"kind": line.kind, "base": line.base, "rate": line.rate, "share": line.share,
-             "amount": line.amount} for line in payout.lines]
+             "amount": line.amount} for line in lines]
 
 
-def _basis(payout: Payout) -> dict[str, Any]:
-    basis = payout.basis
+def _basis(basis: Basis) -> dict[str, Any]:
     return {"program": basis.program, "tier": basis.tier, "policy_id": basis.policy_id,
             "policy_version": basis.policy_version, "sourced": basis.sourced}
 
 
+def _manual_basis(unit: UnitOfWork, payouts: DealPayouts, partner_id: str) -> Basis:
+    """The basis of a partner paid only by hand: its program and tier at the close (or at
+    its enrollment, if later), the policy in force at the close, ``sourced`` direct."""
+    closed_at = payouts.deal.closed_at
+    partner = unit.get(Partner, Partner.create_id(partner_id))
+    if partner is None:
+        raise BadInput(f"data.partner_id: partner {partner_id!r} is not enrolled")
+    program, tier = partner.program_and_tier_at(max(closed_at, partner.enrolled_at)) or (
+        partner.program, partner.tiers[0][1])
+    policy = policy_book(unit).in_force(closed_at)
+    return Basis(program, tier, policy.policy_id, policy.version, "direct")
+
+
+def payable_on(unit: UnitOfWork, instant: datetime) -> date:
+    """``payable_on`` of a payout event decided for ``instant`` (§9)."""
+    return policy_book(unit).in_force(instant).payable_on(instant)
+
+
+@dataclass(frozen=True)
+class ManualRequest:
+    """An accepted manual adjustment being applied: its partner's event is emitted as
+    ``payout.adjusted`` with reason ``manual``."""
+
+    adjustment_id: str
+    partner_id: str
+
+
 def reconcile(unit: UnitOfWork, payouts: DealPayouts, *, reason: AdjustmentReason,
-              decided_at: datetime) -> None:
+              decided_at: datetime, manual: ManualRequest | None = None) -> None:
     """Emit what billing needs so that its sums equal the correct amounts again."""
-    outcome = outcome_of(unit, payouts)
+    owed, withheld = entitlements(unit, payouts)
     deal = payouts.deal
-    correct = {outcome.partner_id: outcome} if isinstance(outcome, Payout) else {}
-    for partner_id in sorted(set(payouts.emitted) | set(correct)):
-        payout = correct.get(partner_id)
-        total = payout.total if payout else ZERO
+    due = payable_on(unit, deal.closed_at)
+    for partner_id in sorted(set(payouts.emitted) | set(owed)):
+        entitled = owed.get(partner_id, Entitlement(None, (), None))
+        total, emitted = entitled.total, payouts.emitted_total(partner_id)
+        by_hand = manual is not None and manual.partner_id == partner_id
         sequence = payouts.next_sequence(partner_id)
         new_id = payout_id(deal.deal_id, partner_id, sequence)
-        if partner_id not in payouts.emitted:
-            assert payout is not None
+        if partner_id not in payouts.emitted and entitled.basis is not None and not by_hand:
             payouts.calculate(
                 payout_id=new_id, deal_id=deal.deal_id, partner_id=partner_id,
-                registration_id=payout.registration_id, sequence=sequence, total=total,
-                currency=deal.currency, lines=_lines(payout), basis=_basis(payout),
-                closed_at=deal.closed_at)
+                registration_id=entitled.registration_id, sequence=sequence, total=total,
+                currency=deal.currency, lines=_lines(entitled.lines),
+                basis=_basis(entitled.basis), closed_at=deal.closed_at, invoice_id=None,
+                invoiced_at=None, payable_on=due)
             log.info("payout calculated", extra={"deal_id": deal.deal_id,
                                                  "partner_id": partner_id, "total": str(total)})
-        elif total != payouts.emitted_total(partner_id):
-            delta = total - payouts.emitted_total(partner_id)
+        elif total != emitted or by_hand:
+            delta = total - emitted
+            basis = (_basis(entitled.basis) if entitled.basis is not None
+                     else payouts.bases.get(partner_id)
+                     or _basis(_manual_basis(unit, payouts, partner_id)))
             payouts.adjust(
                 payout_id=new_id, deal_id=deal.deal_id, partner_id=partner_id,
                 sequence=sequence, delta=delta, new_total=total, currency=deal.currency,
-                reason=reason, lines=_lines(payout),
-                basis=_basis(payout) if payout else payouts.bases[partner_id],
-                supersedes=payouts.payout_ids(partner_id), decided_at=decided_at)
+                reason="manual" if by_hand else reason, lines=_lines(entitled.lines),
+                basis=basis, supersedes=payouts.payout_ids(partner_id), decided_at=decided_at,
+                payable_on=due, clawback=clawback(delta, decided_at, due),
+                adjustment_id=manual.adjustment_id if manual and by_hand else None)
             log.info("payout adjusted", extra={"deal_id": deal.deal_id, "partner_id": partner_id,
                                                "delta": str(delta), "reason": reason})
-    if isinstance(outcome, Withheld) and payouts.withheld != outcome.reason:
+    if withheld is not None and payouts.withheld != withheld.reason:
         payouts.withhold(deal_id=deal.deal_id, account_key=deal.account_key,
-                         reason=outcome.reason, closed_at=deal.closed_at)
+                         reason=withheld.reason, closed_at=deal.closed_at)
+
+
+def pay_invoice(unit: UnitOfWork, payouts: DealPayouts, invoice: Invoice) -> None:
+    """An earning invoice read after its deal: one ``payout.calculated`` with its
+    ``invoice_id`` for the deal's owner (§11), its total the invoice line's amount."""
+    outcome = outcome_of(unit, payouts)
+    if not isinstance(outcome, Payout) or outcome.partner_id not in payouts.emitted:
+        return  # no owner yet: the invoice is a line of the owner's first payout event
+    earned = invoice_earning(unit, payouts, outcome, invoice)
+    if earned is None:
+        return
+    deal, partner_id = payouts.deal, outcome.partner_id
+    sequence = payouts.next_sequence(partner_id)
+    payouts.calculate(
+        payout_id=payout_id(deal.deal_id, partner_id, sequence), deal_id=deal.deal_id,
+        partner_id=partner_id, registration_id=outcome.registration_id, sequence=sequence,
+        total=earned.line.amount, currency=deal.currency, lines=_lines((earned.line,)),
+        basis=_basis(earned.basis), closed_at=deal.closed_at, invoice_id=invoice.invoice_id,
+        invoiced_at=invoice.invoiced_at, payable_on=payable_on(unit, invoice.invoiced_at))
+    log.info("revenue share calculated", extra={
+        "deal_id": deal.deal_id, "partner_id": partner_id, "invoice_id": invoice.invoice_id,
+        "total": str(earned.line.amount)})
 
 
 def reconcile_account(unit: UnitOfWork, facts: AccountFacts, *, reason: AdjustmentReason,
                       decided_at: datetime) -> None:
-    for deal_id in facts.deal_ids:
-        reconcile(unit, deal_payouts(unit, deal_id, "deal_id"), reason=reason,
-                  decided_at=decided_at)
+    reconcile_deals(unit, facts.deal_ids, reason=reason, decided_at=decided_at)
 
 
 def reconcile_deals(unit: UnitOfWork, deal_ids: Iterable[str], *, reason: AdjustmentReason,
@@ -124,13 +231,22 @@ def reconcile_deals(unit: UnitOfWork, deal_ids: Iterable[str], *, reason: Adjust
                   decided_at=decided_at)
 
 
-def deals_closed_since(unit: UnitOfWork, since: datetime) -> list[str]:
-    """Every deal closed at or after ``since``: stored ones (read from the notification log)
-    and ones new in this batch. For rare facts only (a late tier change, a retroactive
-    policy): the log is read from the start."""
+def deals_earning_since(unit: UnitOfWork, since: datetime) -> list[str]:
+    """Every known deal whose payout may depend on a fact effective at ``since``: closed at
+    or after it, or with an invoice whose period starts at or after it. Stored ones are read
+    from the notification log, new ones from this batch. For rare facts only (a late tier
+    change, a retroactive policy, a late enrollment): the log is read from the start."""
     found = {closed.deal_id: None for closed in unit.app.stored_events(DealPayouts.Closed)
              if closed.closed_at >= since}
+    found.update({invoiced.deal_id: None
+                  for invoiced in unit.app.stored_events(DealInvoices.Invoiced)
+                  if invoiced.period_start >= business_date(since)})
     for aggregate in unit.aggregates():
         if isinstance(aggregate, DealPayouts) and aggregate.deal.closed_at >= since:
             found[aggregate.deal.deal_id] = None
-    return list(found)
+        if isinstance(aggregate, DealInvoices) and any(
+                invoice.period_start >= business_date(since)
+                for invoice in aggregate.invoices.values()):
+            found[aggregate.deal_id] = None
+    return [deal_id for deal_id in found
+            if unit.get(DealPayouts, DealPayouts.create_id(deal_id)) is not None]

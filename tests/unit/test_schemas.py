@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -123,12 +123,13 @@ OUTPUT_EXAMPLES: dict[str, BaseModel] = {
     "payout.calculated": out.PayoutCalculated(
         payout_id="pay-1", deal_id="d-1", partner_id="p-1", registration_id="r-1", sequence=1,
         total=Money(amount=Decimal("250.00"), currency=EUR), lines=[LINE], basis=BASIS,
-        invoice_id=None),
+        invoice_id=None, payable_on=date(2026, 4, 9)),
     "payout.adjusted": out.PayoutAdjusted(
         payout_id="pay-2", deal_id="d-1", partner_id="p-1", sequence=2,
         delta=Money(amount=Decimal("-250.00"), currency=EUR),
         new_total=Money(amount=Decimal("0.00"), currency=EUR), reason="refund", lines=[],
-        basis=BASIS, supersedes=["pay-1"], adjustment_id=None),
+        basis=BASIS, supersedes=["pay-1"], adjustment_id=None, payable_on=date(2026, 4, 9),
+        clawback=True),
     "payout.withheld": out.PayoutWithheld(deal_id="d-2", account_key="domain:acme.example",
                                           reason="no_registration"),
     "payout.adjustment_rejected": out.PayoutAdjustmentRejected(
@@ -353,13 +354,13 @@ MORE_OUTPUT_EXAMPLES: list[tuple[str, BaseModel]] = [
     ("payout.calculated", out.PayoutCalculated(
         payout_id="pay-3", deal_id="d-1", partner_id="p-1", registration_id="r-1", sequence=3,
         total=Money(amount=Decimal("200.00"), currency=EUR), lines=[SHARE_LINE],
-        basis=MSP_BASIS, invoice_id="inv-1")),
+        basis=MSP_BASIS, invoice_id="inv-1", payable_on=date(2026, 5, 1))),
     ("payout.adjusted", out.PayoutAdjusted(
         payout_id="pay-4", deal_id="d-1", partner_id="p-1", sequence=4,
         delta=Money(amount=Decimal("-40.00"), currency=EUR),
         new_total=Money(amount=Decimal("160.00"), currency=EUR), reason="manual",
         lines=[SHARE_LINE, MANUAL_LINE], basis=MSP_BASIS, supersedes=["pay-3"],
-        adjustment_id="adj-1")),
+        adjustment_id="adj-1", payable_on=date(2026, 4, 9), clawback=False)),
 ]
 
 
@@ -380,7 +381,8 @@ def test_an_adjustment_id_goes_with_a_manual_adjustment_only(reason: str,
             payout_id="pay-2", deal_id="d-1", partner_id="p-1", sequence=2,
             delta=Money(amount=Decimal("-1.00"), currency=EUR),
             new_total=Money(amount=Decimal("0.00"), currency=EUR), reason=reason,
-            lines=[], basis=BASIS, supersedes=["pay-1"], adjustment_id=adjustment_id)
+            lines=[], basis=BASIS, supersedes=["pay-1"], adjustment_id=adjustment_id,
+            payable_on=date(2026, 4, 9), clawback=False)
 
 
 def test_an_msp_partner_enrolls() -> None:
