@@ -10,9 +10,8 @@ from typing import Any
 from dealreg.audit import business_fields
 from dealreg.eventstore import ServiceApplication
 from dealreg.processing import UnitOfWork
-from dealreg.services.payouts.commission import Payout
 from dealreg.services.payouts.domain import DealPayouts
-from dealreg.services.payouts.reconciliation import account, outcome_of
+from dealreg.services.payouts.reconciliation import account, entitlements, invoices_of
 
 
 class NotFoundError(LookupError):
@@ -31,19 +30,25 @@ def show(app: ServiceApplication, deal_id: str) -> dict[str, Any]:
     """Every payout event of the deal, with its basis and the facts behind it."""
     payouts = app.get_or_none(DealPayouts.create_id(deal_id))
     if not isinstance(payouts, DealPayouts):
-        raise NotFoundError(f"no won deal {deal_id!r}")
+        raise NotFoundError(f"no closed deal {deal_id!r}")
     deal = payouts.deal
-    facts = account(UnitOfWork(app), deal.account_key)
+    unit = UnitOfWork(app)
+    facts = account(unit, deal.account_key)
     return {
         "deal": {"deal_id": deal.deal_id, "account_key": deal.account_key,
                  "closed_at": deal.closed_at, "first_year_value": deal.value,
                  "currency": deal.currency, "registration_id": deal.registration_id,
                  "co_sell": deal.co_sell, "co_sell_partner_id": deal.co_sell_partner_id,
-                 "refunded_at": payouts.refunded_at},
+                 "won": deal.won, "refunded_at": payouts.refunded_at},
         "events": [_payout_entry(e) for e in app.events.get(payouts.id)
                    if isinstance(e, DealPayouts.Calculated | DealPayouts.Adjusted
                                  | DealPayouts.Withheld)],
         "owed": {partner: payouts.emitted_total(partner) for partner in payouts.emitted},
+        "invoices": [vars(invoice) for invoice in invoices_of(unit, deal_id)],
+        "manual_adjustments": [
+            {"adjustment_id": adjustment_id, "partner_id": partner_id, "amount": amount}
+            for partner_id, adjustments in payouts.manual.items()
+            for adjustment_id, amount in adjustments],
         "account_facts": {
             "registrations": [vars(p) for p in facts.protections.values()],
             "open_disputes": sorted(facts.open_disputes)},
@@ -57,8 +62,8 @@ def recompute(app: ServiceApplication) -> list[dict[str, Any]]:
     for closed in app.stored_events(DealPayouts.Closed):
         payouts = app.get_or_none(DealPayouts.create_id(closed.deal_id))
         assert isinstance(payouts, DealPayouts)
-        outcome = outcome_of(UnitOfWork(app), payouts)
-        correct = {outcome.partner_id: outcome.total} if isinstance(outcome, Payout) else {}
+        owed, _ = entitlements(UnitOfWork(app), payouts)
+        correct = {partner_id: entitled.total for partner_id, entitled in owed.items()}
         for partner_id in sorted(set(payouts.emitted) | set(correct)):
             emitted = payouts.emitted_total(partner_id)
             expected = correct.get(partner_id, Decimal("0.00"))
@@ -76,8 +81,8 @@ def statement(app: ServiceApplication, partner_id: str, start: date, end: date
     for event in app.stored_events(DealPayouts.Calculated, DealPayouts.Adjusted):
         if event.partner_id != partner_id:
             continue
-        when: datetime = (event.closed_at if isinstance(event, DealPayouts.Calculated)
-                          else event.decided_at)
+        when: datetime = (event.invoiced_at or event.closed_at
+                          if isinstance(event, DealPayouts.Calculated) else event.decided_at)
         if not start <= when.date() <= end:
             continue
         amount = event.total if isinstance(event, DealPayouts.Calculated) else event.delta
