@@ -260,3 +260,27 @@ class DealRegistration(Aggregate):
     def _expired(self, *, registration_id: str, partner_id: str, account_key: str,
                  expired_at: datetime) -> None:
         self.expired_at = expired_at
+
+
+class PartnerRegistrations(Aggregate):
+    """Every registration of one partner that passed rule 1, on any account: what rule 2b
+    (registration capacity, §8) counts."""
+
+    class Opened(Aggregate.Created):
+        partner_id: str
+
+    class Registered(Aggregate.Event):
+        registration_id: str
+
+    @staticmethod
+    def create_id(partner_id: str, **_: object) -> UUID:
+        return business_id("partner-registrations", partner_id)
+
+    @event(Opened)
+    def __init__(self, *, partner_id: str) -> None:
+        self.partner_id = partner_id
+        self.registration_ids: list[str] = []
+
+    @event(Registered)
+    def register(self, *, registration_id: str) -> None:
+        self.registration_ids.append(registration_id)

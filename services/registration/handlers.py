@@ -24,13 +24,15 @@ from dealreg.events.schemas.inputs import (
     RegistrationWithdrawalRequested,
 )
 from dealreg.events.schemas.outputs import ClaimDenied, ClaimGranted, DisputeOpened, DisputeSettled
-from dealreg.events.schemas.values import ApprovalVia
+from dealreg.events.schemas.values import ApprovalVia, Tier
 from dealreg.processing import Inbound, UnitOfWork
 from dealreg.services.account_key import account_key
 from dealreg.services.partners import Partner, change_partner_tier, enroll_partner
 from dealreg.services.program_policy import policy_book, publish_policy
-from dealreg.services.registration.domain import DealRegistration
+from dealreg.services.registration.capacity import HeldRegistration, capacity_check
+from dealreg.services.registration.domain import DealRegistration, PartnerRegistrations
 from dealreg.services.registration.rules import (
+    Rejection,
     SubmissionFacts,
     business_check,
     enrollment_check,
@@ -100,9 +102,63 @@ def submit_registration(unit: UnitOfWork, cmd: RegistrationSubmitted) -> None:
     assert partner is not None
     tier = partner.tier_at(cmd.submitted_at)
     assert tier is not None
+    over = capacity_rejection(unit, registration, partner, tier)
+    if over is not None:
+        registration.reject(reason=over.reason, detail=over.detail,
+                            decided_at=cmd.submitted_at)
+        log.info("registration rejected", extra={"registration_id": cmd.registration_id,
+                                                  "reason": over.reason})
+        return
     registration.receive(program=partner.program, tier=tier)
+    partner_registrations(unit, cmd.partner_id).register(registration_id=cmd.registration_id)
     log.info("registration received", extra={"registration_id": cmd.registration_id,
                                               "account_key": key})
+
+
+def partner_registrations(unit: UnitOfWork, partner_id: str) -> PartnerRegistrations:
+    return unit.get_or_add(PartnerRegistrations, PartnerRegistrations.create_id(partner_id),
+                           lambda: PartnerRegistrations(partner_id=partner_id))
+
+
+def _held(registration: DealRegistration) -> HeldRegistration:
+    """A registration awaiting the conflict service's word counts as held, like one under
+    review: it will be approved or put under review unless it is rejected."""
+    status = "under_review" if registration.status == "received" else registration.status
+    return HeldRegistration(status, registration.protected_from, registration.expires_at,
+                            registration.withdrawn_at)
+
+
+def _claims_same_account(other: DealRegistration, new: DealRegistration) -> bool:
+    """Rule 2 (a duplicate on the account) comes before rule 2b and is the conflict
+    service's to decide: capacity is not checked then."""
+    t = new.submitted_at
+    return other.account_key == new.account_key and (
+        other.status in ("received", "under_review")
+        or (other.status == "approved" and other.expires_at is not None
+            and t <= other.expires_at
+            and (other.withdrawn_at is None or t < other.withdrawn_at)))
+
+
+def capacity_rejection(unit: UnitOfWork, registration: DealRegistration, partner: Partner,
+                       tier: Tier) -> Rejection | None:
+    """Rule 2b (§8): ``over_capacity`` when the partner already holds its capacity of open
+    registrations at the submission time. Counted only when the policy sets a capacity;
+    while another registration of the partner awaits the conflict service's word, the
+    decision waits for it (as long as the order grace allows, then counts it as held)."""
+    t = registration.submitted_at
+    capacity = policy_book(unit).in_force(t).capacity(partner.program, tier)
+    if capacity is None:
+        return None
+    known = unit.get(PartnerRegistrations, PartnerRegistrations.create_id(partner.partner_id))
+    others = [registration_of(unit, registration_id, "data.partner_id")
+              for registration_id in (known.registration_ids if known else [])
+              if registration_id != registration.registration_id]
+    if any(other.status == "received" for other in others):
+        unit.defer_unless_overdue(
+            f"partner {partner.partner_id} has registrations awaiting a decision")
+    if any(_claims_same_account(other, registration) for other in others):
+        return None
+    return capacity_check(partner.partner_id, capacity, (_held(o) for o in others), t)
 
 
 def approve(unit: UnitOfWork, registration: DealRegistration, *, via: ApprovalVia,
@@ -198,7 +254,8 @@ def withdraw(unit: UnitOfWork, cmd: RegistrationWithdrawalRequested) -> None:
 
 
 def _submission_reads(cmd: RegistrationSubmitted) -> Iterable[UUID]:
-    return DealRegistration.create_id(cmd.registration_id), Partner.create_id(cmd.partner_id)
+    return (DealRegistration.create_id(cmd.registration_id), Partner.create_id(cmd.partner_id),
+            PartnerRegistrations.create_id(cmd.partner_id))
 
 
 def _claim_reads(cmd: ClaimGranted | ClaimDenied) -> Iterable[UUID]:
