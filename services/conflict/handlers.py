@@ -30,7 +30,7 @@ from dealreg.identity import business_id
 from dealreg.processing import Inbound, UnitOfWork
 from dealreg.services.account_key import account_key
 from dealreg.services.conflict.domain import AccountClaims, AccountOf
-from dealreg.services.conflict.rules import decide
+from dealreg.services.conflict.rules import decide, late_direct_claims
 from dealreg.services.program_policy import policy_book, publish_policy
 
 log = logging.getLogger(__name__)
@@ -147,17 +147,50 @@ def update_protection(unit: UnitOfWork, cmd: Protection) -> None:
 
 
 def open_opportunity(unit: UnitOfWork, cmd: OpportunityOpened) -> None:
+    """A direct opportunity: rule 5 applied late to the registrations it predates, else a
+    ``partner_protected`` conflict with the registration protected when it was opened."""
     opportunity_id, opened_at = cmd.opportunity_id, cmd.opened_at
     key = crm_account_key(cmd.account)
     claims = account(unit, key)
     if opportunity_id in claims.opportunities:
         return
     claims.open_opportunity(opportunity_id=opportunity_id, opened_at=opened_at)
+    late = late_direct_claims(claims.claims.values(), claims.opportunities[opportunity_id])
+    if late:
+        _dispute_late(unit, claims, [claim.registration_id for claim in late], opportunity_id,
+                      late[0].submitted_at)
+        return
     holder = claims.holder_at(opened_at)
     if holder is not None:
         claims.detect_conflict(account_key=key, kind="partner_protected",
                                registration_ids=[holder.registration_id],
                                opportunity_ids=[opportunity_id], detected_at=opened_at)
+
+
+def _dispute_late(unit: UnitOfWork, claims: AccountClaims, registration_ids: list[str],
+                  opportunity_id: str, submitted_at: datetime) -> None:
+    """The dispute rule 5 would have opened at the first registration's submission (the
+    same id and times as had the opportunity been read first), or the open dispute on the
+    account, joined by the opportunity and the registrations. They stay protected."""
+    dispute = claims.open_dispute()
+    if dispute is not None:
+        claims.announce_dispute(
+            account_key=claims.account_key, dispute_id=dispute.dispute_id, kind=dispute.kind,
+            registration_ids=[*dispute.registration_ids,
+                              *(r for r in registration_ids if r not in dispute.registration_ids)],
+            opportunity_ids=[*dispute.opportunity_ids, opportunity_id],
+            opened_at=dispute.opened_at, newcomer=None, rule=5)
+        return
+    claims.detect_conflict(account_key=claims.account_key, kind="partner_vs_direct",
+                           registration_ids=registration_ids, opportunity_ids=[opportunity_id],
+                           detected_at=submitted_at)
+    _open(unit, claims, dispute_id_for(claims.account_key, "partner_vs_direct",
+                                       registration_ids[0]),
+          "partner_vs_direct", registration_ids, [opportunity_id], submitted_at,
+          newcomer=None, rule=5)
+    log.info("late direct opportunity disputed", extra={
+        "account_key": claims.account_key, "opportunity_id": opportunity_id,
+        "registration_ids": registration_ids})
 
 
 def close_opportunities(unit: UnitOfWork, cmd: DealClosed) -> None:

@@ -116,3 +116,13 @@ def decide(
     if direct:
         return Decision(5, "dispute", kind="partner_vs_direct", opportunity_ids=direct)
     return Decision(6, "granted")
+
+
+def late_direct_claims(claims: Iterable[Claim], opportunity: Opportunity) -> list[Claim]:
+    """Rule 5 applied late (§5): the claims ``opportunity`` would have sent to a dispute had
+    it been read before them. Protected and not withdrawn now, submitted at or after it was
+    opened, while it was open; earliest first."""
+    return sorted((claim for claim in claims
+                   if claim.status == "protected" and claim.withdrawn_at is None
+                   and opportunity.open_at(claim.submitted_at)),
+                  key=lambda claim: (claim.submitted_at, claim.registration_id))

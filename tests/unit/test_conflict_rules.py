@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dealreg.services.conflict.rules import Claim, Decision, Opportunity, decide
+from dealreg.services.conflict.rules import (
+    Claim,
+    Decision,
+    Opportunity,
+    decide,
+    late_direct_claims,
+)
 
 T = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -128,3 +134,22 @@ def test_protection_starts_at_submission() -> None:
     assert claim.protected_at(T)
     assert claim.protected_at(T + 30 * DAY)
     assert not claim.protected_at(T + 30 * DAY + timedelta(microseconds=1))
+
+
+# Rule 5 applied late: an opportunity read after the claims it predates.
+
+def test_rule_5_late_names_the_protected_claims_submitted_while_the_opportunity_was_open(
+) -> None:
+    opportunity = Opportunity("o-1", T)
+    earlier = protected("r-before", "p-1", T - DAY)
+    at_once = protected("r-at", "p-2", T)
+    later = protected("r-later", "p-3", T + DAY)
+    withdrawn = protected("r-gone", "p-4", T + DAY, withdrawn_at=T + 2 * DAY)
+    waiting = under_review("r-wait", "p-5", T + DAY)
+    assert late_direct_claims([later, earlier, withdrawn, waiting, at_once], opportunity) == [
+        at_once, later]
+
+
+def test_rule_5_late_ignores_claims_submitted_after_the_opportunity_closed() -> None:
+    closed = Opportunity("o-1", T, closed_at=T + DAY)
+    assert late_direct_claims([protected("r-1", "p-1", T + 2 * DAY)], closed) == []
