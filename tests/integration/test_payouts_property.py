@@ -1,6 +1,7 @@
 """Property: whatever the order facts arrive in across topics, the sum of ``total`` and
 ``delta`` per (deal, partner) billing received equals the amount a plain reference
-implementation of docs/contract.md §6 computes from all the facts."""
+implementation of docs/contract.md §6, §10 and §11 computes from all the facts: commissions,
+the revenue share of every invoice, and every manual adjustment."""
 
 from __future__ import annotations
 
@@ -19,11 +20,14 @@ from tests.support.bus import InMemoryBus
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 PARTNERS = {"p-0": ("referral", "bronze"), "p-1": ("referral", "gold"),
-            "p-2": ("reseller", "silver")}
+            "p-2": ("reseller", "silver"), "p-3": ("msp", "silver")}
 TIERS = ["bronze", "silver", "gold", "platinum"]
 RATES = {"referral": {"bronze": "0.15", "silver": "0.20", "gold": "0.25", "platinum": "0.30"},
          "reseller": {"bronze": "0.20", "silver": "0.24", "gold": "0.27", "platinum": "0.30"}}
 ACCOUNTS = ["a0.example", "a1.example", "a2.example"]
+#: Revenue share rates of the default policy (zero for the other programs).
+SHARE_RATES = {"bronze": "0.10", "silver": "0.15", "gold": "0.20", "platinum": "0.25"}
+REVENUE_SHARE_MONTHS = 36
 
 
 def iso(instant: datetime) -> str:
@@ -61,14 +65,38 @@ def reference_amounts(facts: dict[str, Any], registrations: list[Any]) -> dict[t
             partner_id, share = deal["co_sell_partner"], Decimal(split["direct_sourced"])
         else:
             continue
-        program, tier = PARTNERS[partner_id]
-        for effective_at, new_tier, who in sorted(facts["tier_changes"]):
-            if who == partner_id and effective_at <= c:
-                tier = new_tier
-        amount = (deal["value"] * Decimal(rates[program][tier]) * share).quantize(
-            Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+        program = PARTNERS[partner_id][0]
+        amount = cents(deal["value"] * Decimal(rates.get(program, {}).get(
+            tier_at(facts, partner_id, c), "0")) * share)
+        for invoice in facts["invoices"]:
+            starts_at = datetime.combine(invoice["period_start"], datetime.min.time(), UTC)
+            if (invoice["deal_id"] == deal["deal_id"] and program == "msp"
+                    and starts_at < months_after(c, REVENUE_SHARE_MONTHS)):
+                rate = Decimal(SHARE_RATES[tier_at(facts, partner_id, starts_at)])
+                amount += cents(invoice["amount"] * rate * share)
         owed[(deal["deal_id"], partner_id)] = Decimal("0.00") if deal["refunded"] else amount
+    for adjustment in facts["adjustments"]:  # §10: on top of everything, refunds included
+        key = (adjustment["deal_id"], adjustment["partner_id"])
+        owed[key] = owed.get(key, Decimal("0.00")) + adjustment["amount"]
     return owed
+
+
+def cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+def tier_at(facts: dict[str, Any], partner_id: str, instant: datetime) -> str:
+    tier = PARTNERS[partner_id][1]
+    for effective_at, new_tier, who in sorted(facts["tier_changes"]):
+        if who == partner_id and effective_at <= instant:
+            tier = new_tier
+    return tier
+
+
+def months_after(instant: datetime, months: int) -> datetime:
+    """Calendar months (the start dates drawn here are days 1 to 28: no day to clamp)."""
+    index = instant.month - 1 + months
+    return instant.replace(year=instant.year + index // 12, month=index % 12 + 1)
 
 
 # ------------------------------------------------------------------ random facts
@@ -88,6 +116,12 @@ facts_strategy = st.fixed_dictionaries({
                          max_size=2),
     "opportunities": st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.integers(0, 60)),
                               max_size=2),
+    # (deal index, months after the close, day of the month, revenue in cents)
+    "invoices": st.lists(st.tuples(st.integers(0, 4), st.integers(-1, 37), st.integers(1, 28),
+                                   st.integers(0, 10**6)), max_size=4),
+    # (deal index, partner, amount in cents, not zero)
+    "adjustments": st.lists(st.tuples(st.integers(0, 4), st.sampled_from(sorted(PARTNERS)),
+                                      st.integers(-10**5, 10**5).filter(bool)), max_size=3),
 })
 
 
@@ -101,7 +135,8 @@ def test_billing_sums_equal_the_reference_whatever_the_order(
                                             enrolled_at="2026-01-01T00:00:00Z"))
         for p, (program, tier) in PARTNERS.items()]
     shuffled: list[tuple[str, dict[str, Any]]] = []
-    facts: dict[str, Any] = {"deals": [], "tier_changes": [], "policies": []}
+    facts: dict[str, Any] = {"deals": [], "tier_changes": [], "policies": [], "invoices": [],
+                             "adjustments": []}
     for n, (account, partner_id, submitted) in enumerate(drawn["registrations"]):
         shuffled.append(("registrations.requests.v1", ev.registration_submitted(
             f"r-{n}", partner_id, domain=account, submitted_at=iso(day(submitted)),
@@ -141,9 +176,35 @@ def test_billing_sums_equal_the_reference_whatever_the_order(
                                                   amount=f"{value:.2f}", **extra)))
         if refunded:
             shuffled.append(("crm.v1", ev.deal_refunded(f"d-{n}", iso(day(closed + 30)))))
+    deals = facts["deals"]
+    for n, (index, months, day_of_month, revenue) in enumerate(drawn["invoices"]):
+        if index >= len(deals):
+            continue
+        deal = deals[index]
+        start = months_after(deal["closed_at"], months).replace(day=day_of_month).date()
+        amount = Decimal(revenue) / 100
+        facts["invoices"].append({"deal_id": deal["deal_id"], "period_start": start,
+                                  "amount": amount})
+        shuffled.append(("crm.v1", ev.subscription_invoiced(
+            f"inv-{n}", deal["deal_id"], period_start=start.isoformat(),
+            period_end=start.isoformat(), amount=f"{amount:.2f}",
+            invoiced_at=iso(datetime.combine(start, datetime.min.time(), UTC)))))
     rng.shuffle(shuffled)
     # a refund never arrives before its deal: both are on crm.v1, keyed by deal
     shuffled.sort(key=lambda item: item[1]["type"] == "dealreg.deal.refunded.v1")
+    # a manual adjustment is requested once its deal is known, anywhere after it
+    for n, (index, partner_id, amount_cents) in enumerate(drawn["adjustments"]):
+        if index >= len(deals):
+            continue
+        deal_id, amount = deals[index]["deal_id"], Decimal(amount_cents) / 100
+        facts["adjustments"].append({"deal_id": deal_id, "partner_id": partner_id,
+                                     "amount": amount})
+        closed_at = next(i for i, (_, e) in enumerate(shuffled)
+                         if e["type"] == "dealreg.deal.closed.v1"
+                         and e["data"]["deal_id"] == deal_id)
+        shuffled.insert(rng.randint(closed_at + 1, len(shuffled)), ("salesops.v1", (
+            ev.adjustment_requested(f"adj-{n}", deal_id, partner_id, amount=f"{amount:.2f}",
+                                    requested_at=iso(day(200 + n))))))
 
     bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS])
     for topic, event in first + shuffled:
