@@ -1,6 +1,7 @@
-"""A plain reference implementation of docs/contract.md §5 and §6, for the workloads of the chaos
-suite: facts are applied one at a time in the order the workload's phases guarantee, with
-the default policy's windows and the policies and tier changes the workload publishes.
+"""A plain reference implementation of docs/contract.md §5, §6 and §8, for the workloads of the
+chaos suite and the property tests: facts are applied one at a time in the order the
+workload's phases guarantee, with the default policy's windows and the policies and tier
+changes the workload publishes.
 
 It shares no code with the services: it is the contract read as plainly as possible, so
 that agreement between the two means something.
@@ -102,6 +103,8 @@ class Reference:
     disputes: list[Dispute] = field(default_factory=list)
     policies: list[Policy] = field(default_factory=list)
     deals: dict[str, Deal] = field(default_factory=dict)
+    #: §8: how many open registrations a partner of (program, tier) may hold; absent: no limit
+    capacities: dict[tuple[str, str], int] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- §5 registrations
 
@@ -128,6 +131,8 @@ class Reference:
         elif any(o.partner_id == r.partner_id and (o.status == "under_review" or o.holds_at(t))
                  for o in others):
             r.status, r.reason = "rejected", "duplicate"
+        elif self._at_capacity(r):
+            r.status, r.reason = "rejected", "over_capacity"
         elif holders := [o for o in others if o.partner_id != r.partner_id and o.holds_at(t)]:
             holder = holders[0]
             if holder.submitted_at <= t:
@@ -146,13 +151,41 @@ class Reference:
         else:
             self._approve(r)
 
+    def _at_capacity(self, r: Registration) -> bool:
+        """Rule 2b: the partner's other registrations open at t, on any account."""
+        t, partner = r.submitted_at, self.partners[r.partner_id]
+        limit = self.capacities.get((partner.program, partner.tier_at(t) or ""))
+        if limit is None:
+            return False
+        held = [o for o in self.registrations.values()
+                if o.partner_id == r.partner_id and o is not r
+                and (o.withdrawn_at is None or t < o.withdrawn_at)
+                and (o.status == "under_review" or o.protected_at(t))]
+        return len(held) >= limit
+
     def _approve(self, r: Registration) -> None:
         r.status, r.reason = "approved", None
         r.protected_from = r.submitted_at
         r.expires_at = r.submitted_at + self._window(r.partner_id, r.submitted_at)
 
     def open_opportunity(self, account: str, at: datetime) -> None:
+        """Rule 5 applied late: approved registrations submitted since it was opened go to a
+        dispute with it (they keep their protection)."""
         self.opportunities.append((account, at, None))
+        late = sorted((r for r in self.registrations.values()
+                       if r.account == account and r.status == "approved"
+                       and r.withdrawn_at is None and r.submitted_at >= at),
+                      key=lambda r: (r.submitted_at, r.registration_id))
+        if not late:
+            return
+        joined = [d for d in self.disputes if d.account == account and d.open]
+        if joined:
+            joined[0].registration_ids.extend(r.registration_id for r in late
+                                              if r.registration_id not in
+                                              joined[0].registration_ids)
+        else:
+            self.disputes.append(Dispute("partner_vs_direct", account,
+                                         [r.registration_id for r in late]))
 
     def raise_dispute(self, dispute_id: str, registration_id: str) -> None:
         r = self.registrations[registration_id]

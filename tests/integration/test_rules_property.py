@@ -1,6 +1,7 @@
 """Property: for random histories processed in business-time order, at most one registration
 per account is protected at any instant, and every outcome is the one a plain reference
-implementation of docs/contract.md §5 gives."""
+implementation of docs/contract.md §5 and §8 (a capacity of two open registrations for gold
+partners; direct opportunities read after registrations they predate) gives."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from hypothesis import strategies as st
 
 from chaos.reference import Deal, Reference, Registration
 from dealreg.bootstrap import CONFLICT, REGISTRATION
+from dealreg.services.conflict.domain import AccountClaims
 from dealreg.services.registration.domain import DealRegistration
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 PARTNERS = {"p-0": "bronze", "p-1": "gold", "p-2": "platinum"}
-ACCOUNTS = ["a0.example", "a1.example"]
+ACCOUNTS = ["a0.example", "a1.example", "a2.example", "a3.example", "a4.example"]
+CAPACITY = 2  # of gold partners
 
 
 def iso(instant: datetime) -> str:
@@ -30,7 +33,7 @@ def iso(instant: datetime) -> str:
 steps = st.lists(
     st.tuples(
         st.sampled_from(["submit", "submit", "submit", "withdraw", "extend", "opportunity",
-                         "close"]),
+                         "late_opportunity", "close"]),
         st.integers(min_value=0, max_value=24 * 20),  # hours since the previous step
         st.sampled_from(ACCOUNTS),
         st.sampled_from(sorted(PARTNERS)),
@@ -47,7 +50,10 @@ def test_outcomes_equal_the_reference_and_one_holder_at_a_time(
     history: list[tuple[str, int, str, str, int]],
 ) -> None:
     bus = InMemoryBus([REGISTRATION, CONFLICT])
-    reference = Reference()
+    reference = Reference(capacities={("referral", "gold"): CAPACITY})
+    bus.send("program.v1", ev.policy_published(
+        "capped", effective_from="2026-01-01T00:00:00Z", time="2026-01-01T00:00:00Z",
+        registration_capacity={"referral": {"gold": CAPACITY}}))
     for partner_id, tier in PARTNERS.items():
         reference.enroll(partner_id, "referral", tier, datetime(2026, 1, 1, tzinfo=UTC))
         bus.send("partners.v1", ev.partner_enrolled(partner_id, tier=tier,
@@ -78,6 +84,11 @@ def test_outcomes_equal_the_reference_and_one_holder_at_a_time(
         elif step == "opportunity":
             reference.open_opportunity(account, t)
             bus.send("crm.v1", ev.opportunity_opened(f"o-{n}", domain=account, opened_at=iso(t)))
+        elif step == "late_opportunity":  # opened ``number`` days ago, read only now
+            opened_at = t - timedelta(days=number)
+            reference.open_opportunity(account, opened_at)
+            bus.send("crm.v1", ev.opportunity_opened(f"o-{n}", domain=account,
+                                                     opened_at=iso(opened_at)))
         elif step == "close":
             reference.close_deal(Deal(f"d-{n}", account, t, Decimal(0), None, None), won=False)
             bus.send("crm.v1", ev.deal_closed(f"d-{n}", outcome="lost", domain=account,
@@ -94,6 +105,14 @@ def test_outcomes_equal_the_reference_and_one_holder_at_a_time(
         assert (actual.rejection[0] if actual.rejection else None) == expected.reason
         assert actual.expires_at == expected.expires_at, registration_id
         assert actual.withdrawn_at == expected.withdrawn_at, registration_id
+
+    for account in ACCOUNTS:  # the same disputes, with the same registrations
+        claims: object = bus.app("conflict").get_or_none(
+            AccountClaims.create_id(f"domain:{account}"))
+        disputed = ([sorted(d.registration_ids) for d in claims.disputes.values()]
+                    if isinstance(claims, AccountClaims) else [])
+        assert sorted(disputed) == sorted(sorted(d.registration_ids)
+                                          for d in reference.disputes if d.account == account)
 
     boundaries = [r.expires_at for r in registrations.values() if r.expires_at is not None]
     for instant in [*instants, *boundaries]:
