@@ -29,32 +29,37 @@ class Ran:
 
 @dataclass
 class Program:
-    """The services wired in memory on SQLite files, and ``dealreg`` run on the same files."""
+    """The services wired in memory on real stores (SQLite files or PostgreSQL schemas),
+    and ``dealreg`` run on the same stores, configured by ``DEALREG_*`` variables."""
 
     bus: InMemoryBus
-    data_dir: Path
+    settings: Settings
     capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch
 
     def dealreg(self, *argv: str) -> Ran:
         capsys = self.capsys
         capsys.readouterr()
         root = logging.getLogger()
         handlers, level = list(root.handlers), root.level
-        try:  # kafka is never reached: each of these refuses or only reads
-            status = main([*argv, "--data-dir", str(self.data_dir)])
-        finally:
-            root.handlers[:], root.level = handlers, level
+        with self.monkeypatch.context() as patch:
+            for name, value in self.settings.environ().items():
+                patch.setenv(name, value)
+            try:  # kafka is never reached: each of these refuses or only reads
+                status = main(list(argv))
+            finally:
+                root.handlers[:], root.level = handlers, level
         out, err = capsys.readouterr()
         return Ran(status, out, err)
 
 
 @pytest.fixture
-def program(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Program]:
-    data_dir = tmp_path / "data"
-    bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS], settings=Settings(data_dir=data_dir))
+def program(settings: Settings, capsys: pytest.CaptureFixture[str],
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Program]:
+    bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS], settings=settings)
     for partner_id in ("p-a", "p-b"):
         bus.send("partners.v1", ev.partner_enrolled(partner_id))
-    yield Program(bus, data_dir, capsys)
+    yield Program(bus, settings, capsys, monkeypatch)
     bus.close()
 
 
@@ -79,8 +84,8 @@ def test_a_resolution_is_refused_unless_the_store_has_the_open_dispute_and_the_w
     bus.send("salesops.v1", ev.dispute_raised("x-1", "r-2", raised_at="2026-03-03T00:00:00Z"))
 
     unknown = refused(program.dealreg("disputes", "resolve", "x-9", "--direct", *RESOLVE))
-    assert unknown == ("dealreg: no dispute 'x-9' in the conflict service's store (sqlite "
-                       f"files under {program.data_dir.resolve()})")
+    assert unknown == ("dealreg: no dispute 'x-9' in the conflict service's store "
+                       f"({program.settings.store_description()})")
     stranger = refused(program.dealreg("disputes", "resolve", "x-1", "--winner", "r-3",
                                        *RESOLVE))
     assert stranger == ("dealreg: registration 'r-3' is not part of dispute 'x-1'; its "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +30,10 @@ RETROACTIVE = ev.policy_published(
 
 
 @pytest.fixture
-def bus(tmp_path: Path) -> Iterator[InMemoryBus]:
-    """A program with deals of every kind, closed before and after April 1st."""
-    bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS], settings=Settings(data_dir=tmp_path))
+def bus(settings: Settings) -> Iterator[InMemoryBus]:
+    """A program with deals of every kind, closed before and after April 1st, on each kind
+    of store."""
+    bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS], settings=settings)
     for partner_id, program, tier in (("p-north", "referral", "gold"),
                                       ("p-south", "reseller", "silver"),
                                       ("p-msp", "msp", "gold"), ("p-co", "referral", "silver")):
