@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from aiokafka.errors import KafkaError
 from eventsourcing.persistence import PersistenceError
 
@@ -51,17 +53,20 @@ def fail(message: str) -> int:
     return 1
 
 
+#: The failures of an event store, whichever reports them.
+STORE_ERRORS = (PersistenceError, psycopg.Error, sqlite3.Error)
 #: The failures a command explains in one line instead of a traceback.
-EXPECTED = (CommandError, PersistenceError, KafkaError)
+EXPECTED = (CommandError, KafkaError, *STORE_ERRORS)
 
 
 def explain(error: Exception, settings: Settings) -> str:
     """One of :data:`EXPECTED`, in one line."""
-    if isinstance(error, PersistenceError):
-        return f"could not read the event store ({settings.store_description()}): {error}"
+    said = " ".join(str(error).split())
+    if isinstance(error, STORE_ERRORS):
+        return f"could not read the event store ({settings.store_description()}): {said}"
     if isinstance(error, KafkaError):
-        return f"could not send to Kafka at {settings.bootstrap}: {error}"
-    return str(error)
+        return f"could not send to Kafka at {settings.bootstrap}: {said}"
+    return said
 
 
 @contextlib.contextmanager

@@ -38,19 +38,25 @@ class Program:
     monkeypatch: pytest.MonkeyPatch
 
     def dealreg(self, *argv: str) -> Ran:
-        capsys = self.capsys
-        capsys.readouterr()
-        root = logging.getLogger()
-        handlers, level = list(root.handlers), root.level
-        with self.monkeypatch.context() as patch:
-            for name, value in self.settings.environ().items():
-                patch.setenv(name, value)
-            try:  # kafka is never reached: each of these refuses or only reads
-                status = main(list(argv))
-            finally:
-                root.handlers[:], root.level = handlers, level
-        out, err = capsys.readouterr()
-        return Ran(status, out, err)
+        # kafka is never reached: each of these refuses or only reads
+        return dealreg(self.capsys, self.monkeypatch, self.settings, *argv)
+
+
+def dealreg(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+            settings: Settings, *argv: str) -> Ran:
+    """``dealreg ARGV`` in this process, configured as ``settings`` say."""
+    capsys.readouterr()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    with monkeypatch.context() as patch:
+        for name, value in settings.environ().items():
+            patch.setenv(name, value)
+        try:
+            status = main(list(argv))
+        finally:
+            root.handlers[:], root.level = handlers, level
+    out, err = capsys.readouterr()
+    return Ran(status, out, err)
 
 
 @pytest.fixture
@@ -209,3 +215,17 @@ def test_policy_simulate_takes_one_valid_policy_published(program: Program,
     assert "type: 'dealreg.deal.closed.v1' does not belong on topic 'program.v1'" in wrong_topic
     missing = refused(program.dealreg("policy", "simulate", str(tmp_path / "none.jsonl")))
     assert missing.startswith(f"dealreg: cannot read {tmp_path / 'none.jsonl'}:")
+
+
+def test_a_store_or_broker_out_of_reach_is_said_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    nowhere = Settings(data_dir=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/x",
+                       kafka_bootstrap="127.0.0.1:1")
+    for argv in (("policy", "show"), ("disputes", "resolve", "x-1", "--direct", *RESOLVE)):
+        line = refused(dealreg(capsys, monkeypatch, nowhere, *argv))
+        assert line.startswith("dealreg: could not read the event store "
+                               "(postgresql://127.0.0.1:1/x schemas dealreg_*): ")
+    line = refused(dealreg(capsys, monkeypatch, nowhere, "partners", "tier", "p-1", "gold",
+                           "--effective", "2026-03-01T00:00:00Z"))
+    assert line.startswith("dealreg: could not send to Kafka at 127.0.0.1:1: ")
