@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from dealreg.events.schemas.inputs import PolicyPublished
+from dealreg.eventstore import ServiceApplication
 from dealreg.identity import business_id
 from dealreg.processing import UnitOfWork
 
@@ -248,6 +249,13 @@ class PolicyBook(Aggregate):
 
     def in_force(self, at: datetime) -> Policy:
         return in_force(self.policies(), at)
+
+
+def stored_policies(app: ServiceApplication) -> list[Policy]:
+    """Every policy a service has stored, completed, after the default (for the tools that
+    read its store; only the default before any policy was published)."""
+    book = app.get_or_none(PolicyBook.create_id())
+    return book.policies() if isinstance(book, PolicyBook) else resolve(())
 
 
 def policy_book(unit: UnitOfWork) -> PolicyBook:

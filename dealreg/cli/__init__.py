@@ -8,13 +8,37 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeAlias, get_args
 
 from dealreg import logs
 from dealreg.bootstrap import SERVICE_NAMES
-from dealreg.cli import audit, database, kafka, operations, projections, reports
+from dealreg.cli import (
+    actions,
+    audit,
+    database,
+    kafka,
+    operations,
+    policy,
+    projections,
+    reports,
+)
+from dealreg.events.schemas.values import Program, Tier
 from dealreg.settings import Settings, SettingsError
 
 PROJECTION_NAMES = ("account_registry", "partner_metrics", "payout_ledger")
+
+
+def with_store(sub: argparse.ArgumentParser, *, json: bool = True) -> argparse.ArgumentParser:
+    """The flags of a command that reads the event stores (``json``: and prints JSON on
+    request)."""
+    sub.add_argument("--store", metavar="URL", help="postgresql://… event store "
+                     "(DEALREG_DATABASE_URL; default: SQLite files in DEALREG_DATA_DIR)")
+    sub.add_argument("--data-dir", type=Path, help="SQLite directory (DEALREG_DATA_DIR)")
+    sub.add_argument("--partitions", type=int,
+                     help="partitions of topics created (DEALREG_PARTITIONS)")
+    if json:
+        sub.add_argument("--json", action="store_true", help="JSON output (tools)")
+    return sub
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,15 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", choices=("json", "text"),
                         help="log line format (DEALREG_LOG_FORMAT)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def with_store(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sub.add_argument("--store", metavar="URL", help="postgresql://… event store "
-                         "(DEALREG_DATABASE_URL; default: SQLite files in DEALREG_DATA_DIR)")
-        sub.add_argument("--data-dir", type=Path, help="SQLite directory (DEALREG_DATA_DIR)")
-        sub.add_argument("--partitions", type=int,
-                         help="partitions of topics created (DEALREG_PARTITIONS)")
-        sub.add_argument("--json", action="store_true", help="JSON output (tools)")
-        return sub
 
     up = with_store(commands.add_parser(
         "up", help="run all three services and the projections follower (starts the local "
@@ -72,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                           ("replay", "re-run the rules over the stored facts and compare")):
         command = with_store(disputes_commands.add_parser(name, help=summary))
         command.add_argument("dispute_id")
+    _dispute_actions(disputes_commands)
     accounts = commands.add_parser("accounts", help="sales ops: who holds an account")
     accounts_commands = accounts.add_subparsers(dest="accounts_command", required=True)
     show = with_store(accounts_commands.add_parser(
@@ -97,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     statement.add_argument("--to", dest="end", type=date.fromisoformat, required=True,
                            metavar="YYYY-MM-DD")
     statement.add_argument("--csv", action="store_true", help="CSV output")
+    _adjust_action(payouts_commands)
 
     projections = commands.add_parser("projections", help="read models: rebuild, status")
     projections_commands = projections.add_subparsers(dest="projections_command",
@@ -112,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     with_store(projections_commands.add_parser(
         "follow", help="keep every projection up to date until Ctrl-C (production)"))
 
-    partners = commands.add_parser("partners", help="sales ops: partner pipeline metrics")
+    partners = commands.add_parser(
+        "partners", help="sales ops: partner pipeline metrics; partner admins: enrollment, tiers")
     partners_commands = partners.add_subparsers(dest="partners_command", required=True)
     partner = with_store(partners_commands.add_parser(
         "show", help="a partner's registrations, wins, revenue and payouts"))
@@ -122,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
                          default="revenue")
     ranking.add_argument("--limit", type=int, default=10)
     ranking.add_argument("--currency", default="USD", help="revenue currency (default USD)")
+    _partner_actions(partners_commands)
+
+    _policy_commands(commands)
 
     audit = commands.add_parser("audit", help="auditors: history, verification, export")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -149,6 +170,93 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--idle-exit", type=float, metavar="SECONDS",
                       help="exit after this long without a new event (default: run until Ctrl-C)")
     return parser
+
+
+#: A group of subcommands (``add_subparsers``).
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _at(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument("--at", type=_timestamp, metavar="RFC3339",
+                         help=f"when {what}, e.g. 2026-03-10T09:00:00Z (default: now)")
+
+
+def _dispute_actions(disputes_commands: Commands) -> None:
+    resolve = with_store(disputes_commands.add_parser(
+        "resolve", help="send dispute.resolved: give the account to a registration of the "
+        "dispute or to the direct team"), json=False)
+    resolve.add_argument("dispute_id", metavar="DISPUTE_ID", type=actions.said)
+    winner = resolve.add_mutually_exclusive_group(required=True)
+    winner.add_argument("--winner", metavar="REGISTRATION_ID", type=actions.said,
+                        help="the registration that wins the account")
+    winner.add_argument("--direct", action="store_true",
+                        help="the direct sales team wins the account")
+    resolve.add_argument("--by", required=True, type=actions.said, metavar="NAME",
+                         help="who decided")
+    resolve.add_argument("--rationale", required=True, type=actions.said, metavar="TEXT",
+                         help="why, in words")
+    _at(resolve, "it was decided")
+    resolve.set_defaults(outgoing=actions.resolve)
+    raising = disputes_commands.add_parser(
+        "raise", help="send dispute.raised: a partner disputes the registration that beat "
+        "its own")
+    raising.add_argument("registration_id", metavar="REGISTRATION_ID", type=actions.said,
+                         help="the partner's registration, denied for a conflict")
+    raising.add_argument("--evidence", required=True, type=actions.said, metavar="TEXT",
+                         help="the partner's case, in words")
+    _at(raising, "it was raised")
+    raising.set_defaults(outgoing=actions.raise_dispute)
+
+
+def _adjust_action(payouts_commands: Commands) -> None:
+    adjust = payouts_commands.add_parser(
+        "adjust", help="send payout.adjustment_requested: pay a partner more, or less, by hand")
+    adjust.add_argument("deal_id", metavar="DEAL_ID", type=actions.said)
+    adjust.add_argument("partner_id", metavar="PARTNER_ID", type=actions.said)
+    adjust.add_argument("amount", type=actions.amount, metavar="AMOUNT",
+                        help="e.g. 150.00; negative takes money back (not zero)")
+    adjust.add_argument("currency", type=actions.currency, metavar="CURRENCY",
+                        help="ISO 4217 code, the deal's currency, e.g. EUR")
+    adjust.add_argument("--reason", required=True, type=actions.said, metavar="TEXT",
+                        help="why, in words")
+    adjust.add_argument("--by", required=True, type=actions.said, metavar="NAME",
+                        help="who asks")
+    _at(adjust, "it was asked for")
+    adjust.set_defaults(outgoing=actions.adjust)
+
+
+def _partner_actions(partners_commands: Commands) -> None:
+    enroll = partners_commands.add_parser(
+        "enroll", help="send partner.enrolled: a partner joins a program")
+    enroll.add_argument("partner_id", metavar="PARTNER_ID", type=actions.said)
+    enroll.add_argument("--name", required=True, type=actions.said, metavar="NAME",
+                        help="the partner's name")
+    enroll.add_argument("--program", required=True, choices=get_args(Program))
+    enroll.add_argument("--tier", required=True, choices=get_args(Tier))
+    _at(enroll, "it may register deals from")
+    enroll.set_defaults(outgoing=actions.enroll)
+    tier = partners_commands.add_parser(
+        "tier", help="send partner.tier_changed: a partner's new tier from an instant")
+    tier.add_argument("partner_id", metavar="PARTNER_ID", type=actions.said)
+    tier.add_argument("tier", choices=get_args(Tier), help="the new tier")
+    tier.add_argument("--effective", required=True, type=_timestamp, metavar="RFC3339",
+                      help="from when; may be in the past (deals closed since are recomputed)")
+    tier.set_defaults(outgoing=actions.change_tier)
+
+
+def _policy_commands(commands: Commands) -> None:
+    policy = commands.add_parser("policy", help="billing: the program policy and what a new "
+                                 "one would change")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    show = with_store(policy_commands.add_parser(
+        "show", help="the policy in force at an instant, every field"))
+    show.add_argument("--at", type=_timestamp, metavar="RFC3339",
+                      help="the business instant (default: now)")
+    simulate = with_store(policy_commands.add_parser(
+        "simulate", help="what publishing a policy.published file would change in the "
+        "payouts, without publishing it"))
+    simulate.add_argument("file", help="JSON-lines file of one policy.published CloudEvent, "
+                          "as dealreg publish program.v1 takes it (- for stdin)")
 
 
 def _timestamp(text: str) -> datetime:
@@ -189,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "outgoing", None) is not None:
+        return await actions.send(args, settings)
     match args.command:
         case "up":
             await operations.up(settings)
@@ -210,6 +320,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             return await projections.run_projections(args, settings)
         case "partners":
             return await projections.run_partners(args, settings)
+        case "policy":
+            return await policy.run_policy(args, settings)
         case "audit":
             return await audit.run_audit(args, settings)
         case "db":

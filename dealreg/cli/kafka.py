@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -13,6 +14,7 @@ from dealreg.events.schemas import (
     CLOUDEVENTS_CONTENT_TYPE,
     TOPICS,
     BadInput,
+    ParsedEvent,
     kafka_key,
     parse_event,
 )
@@ -28,27 +30,60 @@ async def create_topics(settings: Settings) -> int:
     return 0
 
 
-def _read_lines(file: str) -> list[str]:
+def read_lines(file: str) -> list[str]:
+    """The lines of a JSON-lines file, or of stdin for ``-``."""
     if file == "-":
         return sys.stdin.read().splitlines()
     return Path(file).read_text(encoding="utf-8").splitlines()
 
 
-def validate_lines(topic: str, lines: Iterable[str]) -> tuple[list[tuple[bytes, bytes]], list[str]]:
-    """(key, value) of each valid non-blank line, and one error per invalid line."""
-    messages: list[tuple[bytes, bytes]] = []
+@dataclass(frozen=True)
+class Message:
+    """A valid CloudEvent of a contract topic, as it is produced: Kafka key and value."""
+
+    event: ParsedEvent
+    key: bytes
+    value: bytes
+
+
+def validate_line(topic: str, line: str) -> Message:
+    """The message of one CloudEvent line of ``topic``, keyed as the contract says, or
+    :class:`BadInput` naming the field."""
+    value = line.encode("utf-8")
+    event = parse_event(value, topic)
+    return Message(event, kafka_key(event).encode("utf-8"), value)
+
+
+def validate_lines(topic: str, lines: Iterable[str]) -> tuple[list[Message], list[str]]:
+    """The message of each valid non-blank line, and one error per invalid line."""
+    messages: list[Message] = []
     errors: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        value = line.encode("utf-8")
         try:
-            event = parse_event(value, topic)
+            messages.append(validate_line(topic, line))
         except BadInput as bad:
             errors.append(f"line {number}: {bad.error}")
-            continue
-        messages.append((kafka_key(event).encode("utf-8"), value))
     return messages, errors
+
+
+async def produce(settings: Settings, topic: str, messages: Iterable[Message]) -> None:
+    """Produce validated messages to ``topic`` (a contract topic name), in order, and wait
+    until the broker has acknowledged every one."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+    try:
+        await producer.start()
+        sends = [
+            await producer.send(
+                settings.topic(topic), value=message.value, key=message.key,
+                headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
+            )
+            for message in messages
+        ]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
 
 
 async def publish_file(settings: Settings, topic: str, file: str) -> int:
@@ -57,25 +92,13 @@ async def publish_file(settings: Settings, topic: str, file: str) -> int:
         print(f"dealreg publish: unknown topic {topic!r}; one of: {', '.join(TOPICS)}",
               file=sys.stderr)
         return 2
-    messages, errors = validate_lines(topic, _read_lines(file))
+    messages, errors = validate_lines(topic, read_lines(file))
     if errors:
         print("\n".join(errors), file=sys.stderr)
         print(f"dealreg publish: {len(errors)} invalid event(s); nothing was produced",
               file=sys.stderr)
         return 1
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
-    await producer.start()
-    try:
-        sends = [
-            await producer.send(
-                settings.topic(topic), value=value, key=key,
-                headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
-            )
-            for key, value in messages
-        ]
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
+    await produce(settings, topic, messages)
     print(f"published {len(messages)} event(s) to {settings.topic(topic)}", file=sys.stderr)
     return 0
 

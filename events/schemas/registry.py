@@ -146,6 +146,7 @@ EVENTS: tuple[EventSpec, ...] = (
 
 _BY_TOPIC_AND_TYPE = {(spec.topic, spec.type): spec for spec in EVENTS}
 _OUTPUTS = {spec.name: spec for spec in EVENTS if spec.direction == "output"}
+_INPUTS = {spec.name: spec for spec in EVENTS if spec.direction == "input"}
 _BY_MODEL = {spec.model: spec for spec in EVENTS}
 assert len(_BY_MODEL) == len(EVENTS), "each event of the contract has a payload model of its own"
 
@@ -160,6 +161,11 @@ def spec_for(topic: str, type_: str) -> EventSpec | None:
 
 def output_spec(name: str) -> EventSpec:
     return _OUTPUTS[name]
+
+
+def input_spec(name: str) -> EventSpec:
+    """The input event ``name`` (e.g. ``dispute.resolved``) as its producers send it."""
+    return _INPUTS[name]
 
 
 def spec_of(model: type[BaseModel]) -> EventSpec:

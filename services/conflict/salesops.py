@@ -13,13 +13,18 @@ from eventsourcing.domain import DomainEventProtocol
 from dealreg.audit import business_fields
 from dealreg.eventstore import ServiceApplication
 from dealreg.services.account_key import account_key
-from dealreg.services.conflict.domain import AccountClaims, AccountOf
+from dealreg.services.conflict.domain import AccountClaims, AccountOf, Dispute
 from dealreg.services.conflict.rules import RULE_TEXT, decide
-from dealreg.services.program_policy import Policy, PolicyBook, in_force
+from dealreg.services.program_policy import Policy, in_force, stored_policies
 
 
 class NotFoundError(LookupError):
     """The dispute or account is not in the store."""
+
+
+class RefusedError(ValueError):
+    """A resolution the dispute cannot take: it is settled, or the winner is not one of its
+    registrations."""
 
 
 def _account_events(app: ServiceApplication, key: str) -> list[DomainEventProtocol[Any]]:
@@ -31,6 +36,30 @@ def account_of_dispute(app: ServiceApplication, dispute_id: str) -> str:
     if not isinstance(index, AccountOf):
         raise NotFoundError(f"no dispute {dispute_id!r}")
     return index.account_key
+
+
+def dispute(app: ServiceApplication, dispute_id: str) -> Dispute:
+    """The dispute as the conflict service knows it now."""
+    claims = app.get_or_none(AccountClaims.create_id(account_of_dispute(app, dispute_id)))
+    assert isinstance(claims, AccountClaims)
+    return claims.disputes[dispute_id]
+
+
+def resolvable(app: ServiceApplication, dispute_id: str,
+               winner_registration_id: str | None) -> Dispute:
+    """The open dispute that a resolution giving the account to ``winner_registration_id``
+    (None: the direct team) would settle; :class:`NotFoundError` or :class:`RefusedError`
+    when there is none."""
+    found = dispute(app, dispute_id)
+    if not found.open:
+        raise RefusedError(f"dispute {dispute_id!r} is already settled "
+                           f"(dealreg disputes show {dispute_id} says how)")
+    if winner_registration_id is not None and (
+            winner_registration_id not in found.registration_ids):
+        raise RefusedError(f"registration {winner_registration_id!r} is not part of dispute "
+                           f"{dispute_id!r}; its registrations are "
+                           f"{', '.join(found.registration_ids)}")
+    return found
 
 
 def normalise_account(text: str) -> str:
@@ -109,8 +138,7 @@ def replay_account(app: ServiceApplication, key: str) -> list[ReplayCheck]:
     events = _account_events(app, key)
     if not events:
         raise NotFoundError(f"no account {key!r}")
-    book = app.get_or_none(PolicyBook.create_id())
-    policies = book.policies() if isinstance(book, PolicyBook) else PolicyBook().policies()
+    policies = stored_policies(app)
     checks = []
     state: AccountClaims | None = None
     for event in events:

@@ -48,6 +48,7 @@ from dealreg.services.payouts.reconciliation import (
     ManualRequest,
     account,
     deal_payouts,
+    deals_a_policy_recomputes,
     deals_earning_since,
     pay_invoice,
     reconcile,
@@ -176,9 +177,8 @@ def refund_deal(unit: UnitOfWork, cmd: DealRefunded) -> None:
 def publish_program_policy(unit: UnitOfWork, cmd: PolicyPublished) -> None:
     """A new policy; a retroactive one recomputes every deal closed since it took effect."""
     policy = publish_policy(unit, cmd)
-    if policy is not None and policy.retroactive:
-        reconcile_deals(unit, deals_earning_since(unit, policy.effective_from),
-                        reason="policy_retroactive", decided_at=unit.fact_time)
+    reconcile_deals(unit, deals_a_policy_recomputes(unit, policy), reason="policy_retroactive",
+                    decided_at=unit.fact_time)
 
 
 def enroll_late_partner(unit: UnitOfWork, cmd: PartnerEnrolled) -> None:

@@ -27,7 +27,7 @@ from dealreg.services.payouts.commission import Basis, Line, Payout, Withheld, c
 from dealreg.services.payouts.domain import AccountFacts, DealInvoices, DealPayouts
 from dealreg.services.payouts.holding import clawback
 from dealreg.services.payouts.revenue_share import Earning, Invoice, earning
-from dealreg.services.program_policy import business_date, policy_book
+from dealreg.services.program_policy import PublishedPolicy, business_date, policy_book
 
 log = logging.getLogger(__name__)
 
@@ -250,3 +250,12 @@ def deals_earning_since(unit: UnitOfWork, since: datetime) -> list[str]:
             found[aggregate.deal_id] = None
     return [deal_id for deal_id in found
             if unit.get(DealPayouts, DealPayouts.create_id(deal_id)) is not None]
+
+
+def deals_a_policy_recomputes(unit: UnitOfWork, policy: PublishedPolicy | None) -> list[str]:
+    """The deals that publishing ``policy`` recomputes (None: a version already known, which
+    changes nothing): for a retroactive one, every deal earning since it took effect; for
+    any other, none, as it takes effect only after its publication."""
+    if policy is None or not policy.retroactive:
+        return []
+    return deals_earning_since(unit, policy.effective_from)

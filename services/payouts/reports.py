@@ -1,17 +1,28 @@
 """Billing and sales-ops views of the payouts service's store: a deal's payouts, a dry-run
-recomputation of every deal, and a partner's statement. Read-only."""
+recomputation of every deal, a partner's statement, and what a policy would change if it
+were published. Read-only."""
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from dealreg.audit import business_fields
+from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.eventstore import ServiceApplication
 from dealreg.processing import UnitOfWork
 from dealreg.services.payouts.domain import DealPayouts
-from dealreg.services.payouts.reconciliation import account, entitlements, invoices_of
+from dealreg.services.payouts.reconciliation import (
+    account,
+    deal_payouts,
+    deals_a_policy_recomputes,
+    entitlements,
+    invoices_of,
+)
+from dealreg.services.program_policy import policy_book, publish_policy
 
 
 class NotFoundError(LookupError):
@@ -55,6 +66,12 @@ def show(app: ServiceApplication, deal_id: str) -> dict[str, Any]:
     }
 
 
+def correct_totals(unit: UnitOfWork, payouts: DealPayouts) -> dict[str, Decimal]:
+    """Each partner's correct total of the deal under every fact ``unit`` knows (§6, §10)."""
+    owed, _ = entitlements(unit, payouts)
+    return {partner_id: entitled.total for partner_id, entitled in owed.items()}
+
+
 def recompute(app: ServiceApplication) -> list[dict[str, Any]]:
     """Recompute every deal from the stored facts; each (deal, partner) whose emitted sum
     differs from the correct amount (there should be none). Stores nothing."""
@@ -62,8 +79,7 @@ def recompute(app: ServiceApplication) -> list[dict[str, Any]]:
     for closed in app.stored_events(DealPayouts.Closed):
         payouts = app.get_or_none(DealPayouts.create_id(closed.deal_id))
         assert isinstance(payouts, DealPayouts)
-        owed, _ = entitlements(UnitOfWork(app), payouts)
-        correct = {partner_id: entitled.total for partner_id, entitled in owed.items()}
+        correct = correct_totals(UnitOfWork(app), payouts)
         for partner_id in sorted(set(payouts.emitted) | set(correct)):
             emitted = payouts.emitted_total(partner_id)
             expected = correct.get(partner_id, Decimal("0.00"))
@@ -99,3 +115,42 @@ def statement(app: ServiceApplication, partner_id: str, start: date, end: date
         totals[row["currency"]] = totals.get(row["currency"], Decimal("0.00")) + row["amount"]
     return {"partner_id": partner_id, "from": start, "to": end, "rows": rows,
             "totals": totals}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A (deal, partner) whose correct total a policy would change."""
+
+    deal_id: str
+    partner_id: str
+    currency: str
+    current: Decimal
+    simulated: Decimal
+
+    @property
+    def delta(self) -> Decimal:
+        return self.simulated - self.current
+
+
+def simulate_policy(app: ServiceApplication, data: PolicyPublished) -> list[Change] | None:
+    """Every (deal, partner) whose correct total would change if ``data`` were published
+    now, as the payouts service would recompute it; None when that version of the policy is
+    already published (publishing it again changes nothing). Stores nothing: the policy is
+    added to a copy of the policy book, in memory only."""
+    now, then = UnitOfWork(app), UnitOfWork(app)
+    then.add(copy.deepcopy(policy_book(now)))
+    policy = publish_policy(then, data)
+    if policy is None:
+        return None
+    return [change for deal_id in deals_a_policy_recomputes(then, policy)
+            for change in _changes(now, then, deal_id)]
+
+
+def _changes(now: UnitOfWork, then: UnitOfWork, deal_id: str) -> list[Change]:
+    payouts = deal_payouts(now, deal_id, "deal_id")
+    current, simulated = correct_totals(now, payouts), correct_totals(then, payouts)
+    zero = Decimal("0.00")
+    return [Change(deal_id, partner_id, payouts.deal.currency, current.get(partner_id, zero),
+                   simulated.get(partner_id, zero))
+            for partner_id in sorted(set(current) | set(simulated))
+            if current.get(partner_id, zero) != simulated.get(partner_id, zero)]
