@@ -121,10 +121,11 @@ def test_a_killed_service_process_is_started_again_and_loses_nothing(tmp_path: P
 
 def assert_registrations_decided(env: dict[str, str]) -> None:
     """The README's example partners and registrations, published, are all decided, and the
-    projections and the audit chain follow."""
+    projections and the audit chain follow; its example deal and invoice pay the msp
+    partner its revenue share."""
     published = dealreg(env, "publish", "partners.v1", "examples/partners.jsonl")
     assert published.returncode == 0, published.stderr
-    assert "published 2 event(s)" in published.stderr
+    assert "published 3 event(s)" in published.stderr
     time.sleep(1.5)  # the partner directory is read before the registrations arrive
     published = dealreg(env, "publish", "registrations.requests.v1",
                         "examples/registrations.jsonl")
@@ -132,29 +133,49 @@ def assert_registrations_decided(env: dict[str, str]) -> None:
 
     deadline = time.monotonic() + 60
     events: list[dict[str, Any]] = []
-    while len(events) < 6 and time.monotonic() < deadline:
+    approved: dict[str, dict[str, Any]] = {}
+    while len(approved) < 4 and time.monotonic() < deadline:
         tailed = dealreg(env, "tail", "registrations.v1", "--from-beginning", "--idle-exit", "2")
         assert tailed.returncode == 0, tailed.stderr
         events = [json.loads(line) for line in tailed.stdout.splitlines()]
+        approved = {e["subject"]: e for e in events
+                    if e["type"] == "dealreg.registration.approved.v1"}
     received = {e["subject"]: e for e in events
                 if e["type"] == "dealreg.registration.received.v1"}
-    approved = {e["subject"]: e for e in events
-                if e["type"] == "dealreg.registration.approved.v1"}
-    assert sorted(received) == sorted(approved) == ["reg-1001", "reg-1002", "reg-1003"]
+    assert sorted(received) == sorted(approved) == ["reg-1001", "reg-1002", "reg-1003",
+                                                    "reg-1004"]
     assert received["reg-1001"]["data"]["account_key"] == "domain:xn--mller-kva.de"
     assert received["reg-1002"]["data"]["account_key"] == "name:US:acme"
     assert approved["reg-1001"]["data"]["window_days"] == 75  # a gold reseller
 
     ranked: list[dict[str, Any]] = []  # the stack keeps the projections up to date
-    while sum(p["registrations_approved"] for p in ranked) < 3 and time.monotonic() < deadline:
+    while sum(p["registrations_approved"] for p in ranked) < 4 and time.monotonic() < deadline:
         top = dealreg(env, "partners", "top", "--json")
         assert top.returncode == 0, top.stderr
         ranked = json.loads(top.stdout)
-    assert sorted(p["partner_id"] for p in ranked) == ["partner-contoso", "partner-northwind"]
-    assert sum(p["registrations_approved"] for p in ranked) == 3
+    assert sorted(p["partner_id"] for p in ranked) == ["partner-contoso", "partner-fabrikam",
+                                                       "partner-northwind"]
+    assert sum(p["registrations_approved"] for p in ranked) == 4
+    assert_revenue_share_paid(env, deadline)
     verified = dealreg(env, "audit", "verify")
     assert verified.returncode == 0, verified.stdout
     assert verified.stdout.count(": ok,") == 3
+
+
+def assert_revenue_share_paid(env: dict[str, str], deadline: float) -> None:
+    """The README's deal and invoice: 2500.00 of recurring revenue at the msp gold rate."""
+    published = dealreg(env, "publish", "crm.v1", "examples/crm.jsonl")
+    assert published.returncode == 0, published.stderr
+    shares: list[dict[str, Any]] = []
+    while not shares and time.monotonic() < deadline:
+        tailed = dealreg(env, "tail", "payouts.v1", "--from-beginning", "--idle-exit", "2")
+        assert tailed.returncode == 0, tailed.stderr
+        shares = [line for event in map(json.loads, tailed.stdout.splitlines())
+                  for line in event["data"].get("lines", [])
+                  if line["kind"] == "revenue_share"]
+    assert shares == [{"kind": "revenue_share",
+                       "base": {"amount": "2500.00", "currency": "EUR"}, "rate": "0.20",
+                       "share": "1", "amount": {"amount": "500.00", "currency": "EUR"}}]
 
 
 def test_publish_validates_every_line_before_producing(
