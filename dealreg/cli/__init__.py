@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -294,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (``dealreg … | head``): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -91,13 +91,15 @@ def now() -> datetime:
 _DECIMAL = re.compile(DECIMAL_PATTERN)
 
 
+CENT = Decimal("0.01")
+
+
 def amount(text: str) -> Decimal:
-    """AMOUNT: a decimal number as written (never a float), not zero."""
-    if not _DECIMAL.match(text):
+    """AMOUNT: a decimal number (never a float) in cents, not zero."""
+    if not _DECIMAL.match(text) or Decimal(text) != Decimal(text).quantize(CENT):
         raise argparse.ArgumentTypeError(
-            f"not an amount: {text!r} (a decimal number such as 150.00 or -75.50, "
-            "at most 15 digits before the point and 6 after)")
-    value = Decimal(text)
+            f"not an amount: {text!r} (a decimal number in cents such as 150.00 or -75.50)")
+    value = Decimal(text).quantize(CENT)
     if value == 0:
         raise argparse.ArgumentTypeError(
             "the amount must not be zero (a negative amount takes money back)")

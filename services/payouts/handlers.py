@@ -36,7 +36,7 @@ from dealreg.events.schemas.values import AdjustmentReason, AdjustmentRejectionR
 from dealreg.processing import Inbound, UnitOfWork
 from dealreg.services.account_key import account_key
 from dealreg.services.partners import Partner, change_partner_tier, enroll_partner, partner_at
-from dealreg.services.payouts.commission import Protection
+from dealreg.services.payouts.commission import Protection, round_money
 from dealreg.services.payouts.domain import (
     AccountFacts,
     AdjustmentRequest,
@@ -106,9 +106,10 @@ def invoice_deal(unit: UnitOfWork, cmd: SubscriptionInvoiced) -> None:
                        f"deal {receipt.deal_id!r}")
     invoices = unit.get_or_add(DealInvoices, DealInvoices.create_id(cmd.deal_id),
                                lambda: DealInvoices(deal_id=cmd.deal_id))
-    facts: dict[str, Any] = {"period_start": cmd.period_start, "period_end": cmd.period_end,
-             "recurring_revenue": cmd.recurring_revenue.amount,
-             "currency": cmd.recurring_revenue.currency, "invoiced_at": cmd.invoiced_at}
+    facts: dict[str, Any] = {
+        "period_start": cmd.period_start, "period_end": cmd.period_end,
+        "recurring_revenue": cmd.recurring_revenue.amount,
+        "currency": cmd.recurring_revenue.currency, "invoiced_at": cmd.invoiced_at}
     if (known := invoices.invoices.get(cmd.invoice_id)) is not None:
         check_repeat("invoice", cmd.invoice_id, known, facts)
         return
@@ -143,11 +144,16 @@ def _adjustment_rejection(unit: UnitOfWork, cmd: PayoutAdjustmentRequested
 
 
 def adjust_by_hand(unit: UnitOfWork, cmd: PayoutAdjustmentRequested) -> None:
-    """A manual adjustment (§10): accepted, it is a line of every later computation."""
-    facts: dict[str, Any] = {"deal_id": cmd.deal_id, "partner_id": cmd.partner_id,
-             "amount": cmd.amount.amount, "currency": cmd.amount.currency,
-             "reason": cmd.reason, "requested_by": cmd.requested_by,
-             "requested_at": cmd.requested_at}
+    """A manual adjustment (§10): accepted, it is a line of every later computation. Its
+    amount is in cents, as every payout is."""
+    amount = round_money(cmd.amount.amount)
+    if amount != cmd.amount.amount:
+        raise BadInput(f"data.amount.amount: {cmd.amount.amount} has more than 2 decimals; "
+                       "a payout is in cents")
+    facts: dict[str, Any] = {
+        "deal_id": cmd.deal_id, "partner_id": cmd.partner_id, "amount": amount,
+        "currency": cmd.amount.currency, "reason": cmd.reason,
+        "requested_by": cmd.requested_by, "requested_at": cmd.requested_at}
     known = unit.get(AdjustmentRequest, AdjustmentRequest.create_id(cmd.adjustment_id))
     if known is not None:
         check_repeat("adjustment", cmd.adjustment_id, known, facts)
@@ -162,7 +168,7 @@ def adjust_by_hand(unit: UnitOfWork, cmd: PayoutAdjustmentRequested) -> None:
         return
     payouts = deal_payouts(unit, cmd.deal_id, "data.deal_id")
     payouts.adjust_manually(adjustment_id=cmd.adjustment_id, partner_id=cmd.partner_id,
-                            amount=cmd.amount.amount, requested_at=cmd.requested_at)
+                            amount=amount, requested_at=cmd.requested_at)
     reconcile(unit, payouts, reason="late_fact", decided_at=cmd.requested_at,
               manual=ManualRequest(cmd.adjustment_id, cmd.partner_id))
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,3 +232,20 @@ def test_a_store_or_broker_out_of_reach_is_said_in_one_line(
     line = refused(dealreg(capsys, monkeypatch, nowhere, "partners", "tier", "p-1", "gold",
                            "--effective", "2026-03-01T00:00:00Z"))
     assert line.startswith("dealreg: could not send to Kafka at 127.0.0.1:1: ")
+
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
+    """``dealreg … | head``: the reader has closed the pipe; no traceback, exit 0."""
+    script = ("import sys; from dealreg.cli import main; "
+              "sys.exit(main(['payouts', 'statement', 'p-1', '--from', '2026-01-01', "
+              f"'--to', '2026-12-31', '--data-dir', {str(tmp_path)!r}]))")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before dealreg writes
+    try:
+        run = subprocess.run([sys.executable, "-c", script], stdout=write_end,
+                             stderr=subprocess.PIPE, check=False, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in run.stderr
+    assert run.returncode == 0, run.stderr

@@ -275,6 +275,17 @@ def test_a_manual_adjustment_may_pay_a_partner_that_earns_nothing_else(
     assert manual["basis"]["tier"] == "silver"
 
 
+def test_a_manual_amount_is_in_cents(bus: InMemoryBus) -> None:
+    owned_by(bus, "p-ref", program="referral")
+    close(bus)
+    bus.send("salesops.v1", ev.adjustment_requested("adj-1", "d-1", "p-ref", amount="75"))
+    [manual] = payouts(bus, "payout.adjusted")
+    assert manual["lines"][-1] == line("manual", "75.00", "1", "75.00")
+    bus.send("salesops.v1", ev.adjustment_requested("adj-2", "d-1", "p-ref", amount="0.001"))
+    assert "data.amount.amount: 0.001 has more than 2 decimals" in bus.rejected[0]
+    assert len(payouts(bus)) == 2
+
+
 def test_a_repeated_manual_adjustment_is_applied_once(bus: InMemoryBus) -> None:
     owned_by(bus, "p-ref", program="referral")
     close(bus)

@@ -89,6 +89,7 @@ def test_an_instant_needs_a_date_a_time_and_an_offset(
     ("1,50", "not an amount: '1,50'"),
     ("NaN", "not an amount: 'NaN'"),
     ("12.1234567", "not an amount: '12.1234567'"),
+    ("0.001", "not an amount: '0.001' (a decimal number in cents"),
     ("ten", "not an amount: 'ten'"),
 ])
 def test_an_adjustment_amount_is_a_decimal_number_that_is_not_zero(
@@ -96,8 +97,8 @@ def test_an_adjustment_amount_is_a_decimal_number_that_is_not_zero(
     assert message in usage_error(capsys, *ADJUST, text, "EUR", *ADJUST_FLAGS)
 
 
-@pytest.mark.parametrize(("text", "amount"), [("150.00", "150.00"), ("-75.5", "-75.5"),
-                                              ("0.000001", "0.000001")])
+@pytest.mark.parametrize(("text", "amount"), [("150.00", "150.00"), ("-75.5", "-75.50"),
+                                              ("75", "75.00"), ("12.500", "12.50")])
 def test_an_adjustment_amount_is_read_as_a_decimal_never_a_float(text: str,
                                                                  amount: str) -> None:
     args = _parser().parse_args([*ADJUST, text, "eur", *ADJUST_FLAGS])
