@@ -180,18 +180,19 @@ def reconcile(unit: UnitOfWork, payouts: DealPayouts, *, reason: AdjustmentReaso
                                                  "partner_id": partner_id, "total": str(total)})
         elif total != emitted or by_hand:
             delta = total - emitted
+            why: AdjustmentReason = "manual" if by_hand else reason
             basis = (_basis(entitled.basis) if entitled.basis is not None
                      else payouts.bases.get(partner_id)
                      or _basis(_manual_basis(unit, payouts, partner_id)))
             payouts.adjust(
                 payout_id=new_id, deal_id=deal.deal_id, partner_id=partner_id,
                 sequence=sequence, delta=delta, new_total=total, currency=deal.currency,
-                reason="manual" if by_hand else reason, lines=_lines(entitled.lines),
+                reason=why, lines=_lines(entitled.lines),
                 basis=basis, supersedes=payouts.payout_ids(partner_id), decided_at=decided_at,
                 payable_on=due, clawback=clawback(delta, decided_at, due),
                 adjustment_id=manual.adjustment_id if manual and by_hand else None)
             log.info("payout adjusted", extra={"deal_id": deal.deal_id, "partner_id": partner_id,
-                                               "delta": str(delta), "reason": reason})
+                                               "delta": str(delta), "reason": why})
     if withheld is not None and payouts.withheld != withheld.reason:
         payouts.withhold(deal_id=deal.deal_id, account_key=deal.account_key,
                          reason=withheld.reason, closed_at=deal.closed_at)

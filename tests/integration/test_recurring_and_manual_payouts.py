@@ -3,6 +3,7 @@ share) through the three services wired in memory: the events billing receives."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -273,6 +274,16 @@ def test_a_manual_adjustment_may_pay_a_partner_that_earns_nothing_else(
     assert manual["new_total"]["amount"] == "-20.00"
     assert manual["basis"]["sourced"] == "direct"
     assert manual["basis"]["tier"] == "silver"
+
+
+def test_the_log_says_a_manual_adjustment_is_manual(bus: InMemoryBus,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    owned_by(bus, "p-ref", program="referral")
+    close(bus)
+    with caplog.at_level(logging.INFO, logger="dealreg.services.payouts"):
+        bus.send("salesops.v1", ev.adjustment_requested("adj-1", "d-1", "p-ref"))
+    [adjusted] = [r for r in caplog.records if r.getMessage() == "payout adjusted"]
+    assert (adjusted.deal_id, adjusted.reason) == ("d-1", "manual")  # type: ignore[attr-defined]
 
 
 def test_a_manual_amount_is_in_cents(bus: InMemoryBus) -> None:
