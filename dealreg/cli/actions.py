@@ -35,6 +35,7 @@ from dealreg.cli import kafka
 from dealreg.events.schemas import BadInput, input_spec
 from dealreg.events.schemas.iso_codes import is_known_currency
 from dealreg.events.schemas.values import DECIMAL_PATTERN, format_utc
+from dealreg.eventstore import ServiceApplication
 from dealreg.identity import business_id
 from dealreg.services.conflict import salesops
 from dealreg.settings import Settings
@@ -274,9 +275,14 @@ def resolve(args: argparse.Namespace, settings: Settings) -> Outgoing:
 def check_resolvable(settings: Settings, dispute_id: str, winner: str | None) -> None:
     """Refuse a resolution the conflict service's store says cannot apply: an unknown or
     settled dispute, a winner that is not one of its registrations."""
+    _check(settings, lambda app: salesops.resolvable(app, dispute_id, winner))
+
+
+def _check(settings: Settings, check: Callable[[ServiceApplication], object]) -> None:
+    """Run ``check`` on the conflict service's store; its refusal is the command's."""
     app = CONFLICT.build_application(settings)
     try:
-        salesops.resolvable(app, dispute_id, winner)
+        check(app)
     except salesops.NotFoundError as missing:
         raise CommandError(f"{missing} in the conflict service's store "
                            f"({settings.store_description()})") from None
@@ -287,6 +293,9 @@ def check_resolvable(settings: Settings, dispute_id: str, winner: str | None) ->
 
 
 def raise_dispute(args: argparse.Namespace, settings: Settings) -> Outgoing:
+    """Refused unless the registration was denied for a conflict and not disputed yet."""
+    dispute_id = raised_dispute_id(args.registration_id)
+    _check(settings, lambda app: salesops.raisable(app, args.registration_id, dispute_id))
     return dispute_raised(args.registration_id, evidence=args.evidence, at=args.at or now())
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
+from dealreg.cli import actions as act
 from dealreg.cli import main
 from dealreg.settings import Settings
 from tests.support import events as ev
@@ -105,6 +106,28 @@ def test_a_resolution_is_refused_unless_the_store_has_the_open_dispute_and_the_w
                                       *RESOLVE))
     assert settled == ("dealreg: dispute 'x-1' is already settled (dealreg disputes show x-1 "
                        "says how)")
+
+
+def test_a_dispute_is_raised_only_for_a_registration_denied_for_a_conflict(
+        program: Program) -> None:
+    bus = program.bus
+    for registration_id, partner_id, submitted_at in (("r-1", "p-a", "2026-03-01"),
+                                                      ("r-2", "p-b", "2026-03-02")):
+        bus.send("registrations.requests.v1", ev.registration_submitted(
+            registration_id, partner_id, submitted_at=f"{submitted_at}T00:00:00Z"))
+    evidence = ("--evidence", "we met the buyer first", "--at", "2026-03-03T00:00:00Z")
+
+    unknown = refused(program.dealreg("disputes", "raise", "r-9", *evidence))
+    assert unknown.startswith("dealreg: no registration 'r-9' in the conflict service's store")
+    holder = refused(program.dealreg("disputes", "raise", "r-1", *evidence))
+    assert holder == ("dealreg: registration 'r-1' is protected, not denied for a conflict: "
+                      "only a registration that lost the account to another partner's can be "
+                      "disputed")
+    dispute_id = act.raised_dispute_id("r-2")
+    bus.send("salesops.v1", ev.dispute_raised(dispute_id, "r-2"))
+    again = refused(program.dealreg("disputes", "raise", "r-2", *evidence))
+    assert again == ("dealreg: the denial of registration 'r-2' is already disputed "
+                     f"(dealreg disputes show {dispute_id})")
 
 
 AUTUMN = ev.policy_published("autumn", version=1, effective_from="2026-09-01T00:00:00Z",
