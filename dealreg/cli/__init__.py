@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -291,10 +292,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dealreg: configuration error: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
+    # a client command explains a broker out of reach in one line (below), without the
+    # client library's own error lines; the services (up, serve) keep them
+    client = args.command not in ("up", "serve")
     try:
-        return asyncio.run(_run(args, settings))
+        with actions.quiet("aiokafka") if client else contextlib.nullcontext():
+            return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:
         return 130
+    except actions.EXPECTED as error:  # a store or broker out of reach, a refusal
+        return actions.fail(actions.explain(error, settings))
     except BrokenPipeError:  # the reader went away (``dealreg … | head``): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

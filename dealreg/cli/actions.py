@@ -66,12 +66,12 @@ def explain(error: Exception, settings: Settings) -> str:
     if isinstance(error, STORE_ERRORS):
         return f"could not read the event store ({settings.store_description()}): {said}"
     if isinstance(error, KafkaError):
-        return f"could not send to Kafka at {settings.bootstrap}: {said}"
+        return f"could not reach Kafka at {settings.bootstrap}: {said}"
     return said
 
 
 @contextlib.contextmanager
-def _quiet(logger: str) -> Iterator[None]:
+def quiet(logger: str) -> Iterator[None]:
     """Only the critical log lines of ``logger`` while the block runs."""
     log = logging.getLogger(logger)
     level = log.level
@@ -319,7 +319,7 @@ async def send(args: argparse.Namespace, settings: Settings) -> int:
     try:
         outgoing = await asyncio.to_thread(build, args, settings)
         sent = message(outgoing)
-        with _quiet("aiokafka"):  # its errors are explained below, in one line
+        with quiet("aiokafka"):  # its errors are explained below, in one line
             await kafka.produce(settings, sent.event.spec.topic, [sent])
     except EXPECTED as error:
         return fail(explain(error, settings))

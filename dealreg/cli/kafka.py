@@ -111,8 +111,8 @@ async def tail(
         bootstrap_servers=settings.bootstrap, enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
-    await consumer.start()
     try:
+        await consumer.start()
         physical = settings.topic(topic)
         partitions = await _partitions(consumer, physical)
         consumer.assign(partitions)

@@ -248,13 +248,23 @@ def test_a_store_or_broker_out_of_reach_is_said_in_one_line(
         monkeypatch: pytest.MonkeyPatch) -> None:
     nowhere = Settings(data_dir=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/x",
                        kafka_bootstrap="127.0.0.1:1")
-    for argv in (("policy", "show"), ("disputes", "resolve", "x-1", "--direct", *RESOLVE)):
+    readers: list[tuple[str, ...]] = [
+        ("policy", "show"), ("disputes", "resolve", "x-1", "--direct", *RESOLVE),
+        ("disputes", "list"), ("payouts", "show", "d-1"), ("audit", "verify"),
+        ("partners", "top")]
+    for argv in readers:
         line = refused(dealreg(capsys, monkeypatch, nowhere, *argv))
         assert line.startswith("dealreg: could not read the event store "
-                               "(postgresql://127.0.0.1:1/x schemas dealreg_*): ")
-    line = refused(dealreg(capsys, monkeypatch, nowhere, "partners", "tier", "p-1", "gold",
-                           "--effective", "2026-03-01T00:00:00Z"))
-    assert line.startswith("dealreg: could not send to Kafka at 127.0.0.1:1: ")
+                               "(postgresql://127.0.0.1:1/x schemas dealreg_*): "), argv
+    events = tmp_path / "partners.jsonl"
+    events.write_text(json.dumps(ev.partner_enrolled("p-1")) + "\n", encoding="utf-8")
+    senders: list[tuple[str, ...]] = [
+        ("partners", "tier", "p-1", "gold", "--effective", "2026-03-01T00:00:00Z"),
+        ("publish", "partners.v1", str(events)), ("topics", "create"),
+        ("tail", "payouts.v1", "--idle-exit", "1")]
+    for argv in senders:
+        line = refused(dealreg(capsys, monkeypatch, nowhere, *argv))
+        assert line.startswith("dealreg: could not reach Kafka at 127.0.0.1:1: "), argv
 
 
 
