@@ -15,7 +15,7 @@ from typing import Any
 
 from dealreg.bootstrap import PAYOUTS
 from dealreg.cli import kafka
-from dealreg.cli.actions import EXPECTED, CommandError, explain, fail, now
+from dealreg.cli.actions import EXPECTED, CommandError, explain, fail, now, quiet
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.events.schemas.values import TIER_ORDER, format_utc
 from dealreg.services.payouts.reports import Change, simulate_policy
@@ -117,7 +117,8 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     data = policy_of_file(args.file)
     app = PAYOUTS.build_application(settings)
     try:
-        changes = simulate_policy(app, data)
+        with quiet("dealreg.services"):  # what the service would log of the simulated facts
+            changes = simulate_policy(app, data)
     finally:
         app.close()
     summary = _summary(data, changes)

@@ -221,6 +221,7 @@ def test_policy_simulate_says_when_nothing_would_change(program: Program,
     again = program.dealreg("policy", "simulate", write(tmp_path / "autumn.jsonl", AUTUMN))
     assert again.stdout == ("policy autumn version 1 is already published: publishing it "
                             "again changes nothing\n")
+    assert again.stderr == ""  # not the service's log of the policy it would ignore
 
 
 def test_policy_simulate_takes_one_valid_policy_published(program: Program,
