@@ -259,8 +259,9 @@ def stored_policies(app: ServiceApplication) -> list[Policy]:
 
 
 def policy_book(unit: UnitOfWork) -> PolicyBook:
-    """The service's policy book, opened on first use."""
-    return unit.get_or_add(PolicyBook, PolicyBook.create_id(), PolicyBook)
+    """The service's policy book to read: before any policy is published, an empty one
+    (only the default policy) that is not stored."""
+    return unit.get(PolicyBook, PolicyBook.create_id()) or PolicyBook()
 
 
 def _body(data: PolicyPublished) -> dict[str, Any]:
@@ -286,7 +287,8 @@ def publish_policy(unit: UnitOfWork, data: PolicyPublished) -> PublishedPolicy |
         retroactive=data.retroactive,
         body=_body(data),
     )
-    if not policy_book(unit).publish(policy):
+    book = unit.get_or_add(PolicyBook, PolicyBook.create_id(), PolicyBook)
+    if not book.publish(policy):
         log.info("policy version already known; ignored",
                  extra={"policy_id": policy.policy_id, "version": policy.version})
         return None
