@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from dealreg.audit_chain import GENESIS, link
+from dealreg.events.schemas.values import format_utc
 from dealreg.eventstore import ServiceApplication
 from dealreg.recorders import ChainedRecorder
 
@@ -135,7 +136,13 @@ def _scan(apps: Mapping[str, ServiceApplication], wanted: set[str]) -> list[dict
                     owned.add(notification.originator_id)
                 found.append(_record(entry, data, personal=True))
         per_service.append(found)
-    return list(heapq.merge(*per_service, key=lambda record: str(record["time"])))
+    return list(heapq.merge(*per_service, key=_recorded_at))
+
+
+def _recorded_at(record: Mapping[str, Any]) -> datetime:
+    """When ``record`` was recorded (compared as instants: as text, ``…:00Z`` would come
+    after ``…:00.5Z``)."""
+    return datetime.fromisoformat(record["time"])
 
 
 #: fields naming a registration, dispute or deal, followed by :func:`history`
@@ -201,11 +208,16 @@ def event_data(app: ServiceApplication, notification: Notification) -> dict[str,
 
 
 def plain(value: Any) -> Any:
-    """A JSON-ready copy: money and ids as strings, times in RFC 3339."""
+    """A JSON-ready copy: money as decimal strings (never exponents), ids as strings, times
+    in RFC 3339 UTC with ``Z`` as the contract writes them, dates as ``YYYY-MM-DD``."""
     match value:
+        case datetime() if value.tzinfo is not None:
+            return format_utc(value)
         case datetime() | date():
             return value.isoformat()
-        case Decimal() | UUID():
+        case Decimal():
+            return format(value, "f")
+        case UUID():
             return str(value)
         case Enum():
             return plain(value.value)

@@ -18,6 +18,7 @@ facts write different fields, so the order in which the two logs are read does n
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -110,7 +111,7 @@ def _paid(partner: Document, deal: Document, event: Any) -> None:
     add(revenue, event.currency, after["revenue"] - before["revenue"])
     if after["won"] and deal.get("closed_at"):
         partner["first_won_at"] = min(partner.get("first_won_at") or deal["closed_at"],
-                                      deal["closed_at"])
+                                      deal["closed_at"], key=datetime.fromisoformat)
 
 
 def _standing(deal: Document) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from dealreg.audit import plain
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.eventstore import ServiceApplication
 from dealreg.identity import business_id
@@ -249,6 +250,12 @@ class PolicyBook(Aggregate):
 
     def in_force(self, at: datetime) -> Policy:
         return in_force(self.policies(), at)
+
+
+def policy_document(policy: Policy) -> dict[str, Any]:
+    """Every field of a completed policy as JSON values: decimals and times as strings."""
+    document: dict[str, Any] = plain(asdict(policy))
+    return document
 
 
 def stored_policies(app: ServiceApplication) -> list[Policy]:

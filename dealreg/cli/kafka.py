@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from dealreg.events.schemas import (
-    CLOUDEVENTS_CONTENT_TYPE,
-    TOPICS,
-    BadInput,
-    ParsedEvent,
-    kafka_key,
-    parse_event,
-)
+from dealreg.actions.producing import produce, validate_lines
+from dealreg.events.schemas import TOPICS
 from dealreg.settings import Settings
 from dealreg.topics import ensure_topics
 
@@ -35,55 +27,6 @@ def read_lines(file: str) -> list[str]:
     if file == "-":
         return sys.stdin.read().splitlines()
     return Path(file).read_text(encoding="utf-8").splitlines()
-
-
-@dataclass(frozen=True)
-class Message:
-    """A valid CloudEvent of a contract topic, as it is produced: Kafka key and value."""
-
-    event: ParsedEvent
-    key: bytes
-    value: bytes
-
-
-def validate_line(topic: str, line: str) -> Message:
-    """The message of one CloudEvent line of ``topic``, keyed as the contract says, or
-    :class:`BadInput` naming the field."""
-    value = line.encode("utf-8")
-    event = parse_event(value, topic)
-    return Message(event, kafka_key(event).encode("utf-8"), value)
-
-
-def validate_lines(topic: str, lines: Iterable[str]) -> tuple[list[Message], list[str]]:
-    """The message of each valid non-blank line, and one error per invalid line."""
-    messages: list[Message] = []
-    errors: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            messages.append(validate_line(topic, line))
-        except BadInput as bad:
-            errors.append(f"line {number}: {bad.error}")
-    return messages, errors
-
-
-async def produce(settings: Settings, topic: str, messages: Iterable[Message]) -> None:
-    """Produce validated messages to ``topic`` (a contract topic name), in order, and wait
-    until the broker has acknowledged every one."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
-    try:
-        await producer.start()
-        sends = [
-            await producer.send(
-                settings.topic(topic), value=message.value, key=message.key,
-                headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
-            )
-            for message in messages
-        ]
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
 
 
 async def publish_file(settings: Settings, topic: str, file: str) -> int:

@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import sys
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
+from dealreg.actions import now
+from dealreg.actions.producing import validate_lines
 from dealreg.bootstrap import PAYOUTS
 from dealreg.cli import kafka
-from dealreg.cli.actions import EXPECTED, CommandError, explain, fail, now, quiet
+from dealreg.cli.actions import EXPECTED, CommandError, explain, fail, quiet
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.events.schemas.values import TIER_ORDER, format_utc
-from dealreg.services.payouts.reports import Change, simulate_policy
-from dealreg.services.program_policy import Policy, in_force, stored_policies
+from dealreg.services.payouts.reports import (
+    Change,
+    change_document,
+    partner_deltas,
+    simulate_policy,
+    simulation_summary,
+)
+from dealreg.services.program_policy import in_force, policy_document, stored_policies
 from dealreg.settings import Settings
 
 
@@ -49,24 +55,6 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     document = policy_document(policy)
     print(json.dumps(document, indent=2) if args.json else policy_text(document, at))
     return 0
-
-
-def policy_document(policy: Policy) -> dict[str, Any]:
-    """Every field of a completed policy as JSON values: decimals and times as strings."""
-    plain: dict[str, Any] = _plain(dataclasses.asdict(policy))
-    return plain
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return format_utc(value)
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 def policy_text(document: Mapping[str, Any], at: datetime) -> str:
@@ -121,7 +109,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             changes = simulate_policy(app, data)
     finally:
         app.close()
-    summary = _summary(data, changes)
+    summary = simulation_summary(data, changes)
     if args.json:
         print(json.dumps([change_document(change) for change in changes or []], indent=2))
         print(summary, file=sys.stderr)
@@ -138,7 +126,7 @@ def policy_of_file(file: str) -> PolicyPublished:
         lines = kafka.read_lines(file)
     except (OSError, UnicodeDecodeError) as error:
         raise CommandError(f"cannot read {where}: {error}") from None
-    messages, errors = kafka.validate_lines("program.v1", lines)
+    messages, errors = validate_lines("program.v1", lines)
     if errors:
         more = f" (and {len(errors) - 1} more invalid lines)" if len(errors) > 1 else ""
         raise CommandError(f"{where} {errors[0]}{more}; nothing was simulated")
@@ -148,17 +136,6 @@ def policy_of_file(file: str) -> PolicyPublished:
     data = messages[0].event.data
     assert isinstance(data, PolicyPublished)  # the only event of program.v1
     return data
-
-
-def _money(amount: Decimal, currency: str) -> dict[str, str]:
-    return {"amount": format(amount, "f"), "currency": currency}
-
-
-def change_document(change: Change) -> dict[str, Any]:
-    return {"deal_id": change.deal_id, "partner_id": change.partner_id,
-            "current_total": _money(change.current, change.currency),
-            "simulated_total": _money(change.simulated, change.currency),
-            "delta": _money(change.delta, change.currency)}
 
 
 def _changes_text(changes: list[Change]) -> list[str]:
@@ -175,23 +152,3 @@ def _changes_text(changes: list[Change]) -> list[str]:
     return lines
 
 
-def partner_deltas(changes: list[Change]) -> dict[tuple[str, str], Decimal]:
-    """The sum of the deltas of each (partner, currency)."""
-    sums: dict[tuple[str, str], Decimal] = {}
-    for change in changes:
-        key = (change.partner_id, change.currency)
-        sums[key] = sums.get(key, Decimal("0.00")) + change.delta
-    return sums
-
-
-def _summary(data: PolicyPublished, changes: list[Change] | None) -> str:
-    policy = f"policy {data.policy_id} version {data.version}"
-    if changes is None:
-        return f"{policy} is already published: publishing it again changes nothing"
-    if changes:
-        return (f"publishing {policy} now would change {len(changes)} payout total(s); "
-                "nothing was published")
-    if not data.retroactive:
-        return (f"publishing {policy} now would change no payout: it is not retroactive, "
-                "so it applies only to deals closed after its publication")
-    return f"publishing {policy} now would change no payout"

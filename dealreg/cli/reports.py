@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import json
 import sys
 from datetime import UTC, datetime
@@ -50,7 +48,7 @@ def _run_payouts(args: argparse.Namespace, settings: Settings) -> int:
                 "every (deal, partner) sum equals the correct amount")
         else:
             result = reports.statement(app, args.partner_id, args.start, args.end)
-            text = _statement_csv(result) if args.csv else _statement_text(result)
+            text = reports.statement_csv(result) if args.csv else _statement_text(result)
     except reports.NotFoundError as missing:
         print(f"dealreg: {missing}", file=sys.stderr)
         return 1
@@ -68,17 +66,6 @@ def _statement_text(result: dict[str, Any]) -> str:
     for currency, total in sorted(result["totals"].items()):
         lines.append(f"  total {total} {currency}")
     return "\n".join(lines)
-
-
-def _statement_csv(result: dict[str, Any]) -> str:
-    out = io.StringIO()
-    columns = ["date", "deal_id", "event", "payout_id", "sequence", "reason", "amount",
-               "currency", "lines"]
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in result["rows"]:
-        writer.writerow({key: row[key] for key in columns})
-    return out.getvalue().rstrip("\n")
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

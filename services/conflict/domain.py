@@ -73,6 +73,10 @@ class AccountClaims(Aggregate):
         opened_at: datetime
         newcomer: dict[str, Any] | None
         rule: int
+        #: For a dispute a partner raised: the partner's registration and its case (none
+        #: before they were kept).
+        raised_by: str | None = None
+        evidence: str | None = None
 
     class DisputeSettled(Aggregate.Event):
         account_key: str
@@ -82,6 +86,9 @@ class AccountClaims(Aggregate):
         rejected_registration_ids: list[str]
         settled_at: datetime
         approved_expires_at: datetime | None
+        #: Who decided and why (none before they were kept).
+        resolved_by: str | None = None
+        rationale: str | None = None
 
     class ProtectionChanged(Aggregate.Event):
         """The registration service approved, extended or withdrew a registration."""
@@ -148,9 +155,13 @@ class AccountClaims(Aggregate):
     def announce_dispute(self, *, account_key: str, dispute_id: str, kind: ConflictKind,
                          registration_ids: list[str], opportunity_ids: list[str],
                          opened_at: datetime, newcomer: dict[str, Any] | None,
-                         rule: int) -> None:
+                         rule: int, raised_by: str | None = None,
+                         evidence: str | None = None) -> None:
         """Open a dispute, or announce who joined it. ``newcomer`` (the fields of a
-        :class:`Claim`) is the new registration that waits for it, under review."""
+        :class:`Claim`) is the new registration that waits for it, under review;
+        ``evidence`` the case of the partner of ``raised_by`` when it raised the dispute.
+        (Every call gives every argument: eventsourcing requires keyword-only ones; the
+        defaults are for the events stored before they were kept.)"""
         self.disputes[dispute_id] = Dispute(dispute_id, kind, tuple(registration_ids),
                                             tuple(opportunity_ids), opened_at)
         if newcomer is not None:
@@ -159,7 +170,8 @@ class AccountClaims(Aggregate):
     @event(DisputeSettled)
     def settle(self, *, account_key: str, dispute_id: str, winner: dict[str, object],
                approved_registration_id: str | None, rejected_registration_ids: list[str],
-               settled_at: datetime, approved_expires_at: datetime | None) -> None:
+               settled_at: datetime, approved_expires_at: datetime | None,
+               resolved_by: str | None = None, rationale: str | None = None) -> None:
         self.disputes[dispute_id] = replace(self.disputes[dispute_id], open=False)
         if approved_registration_id is not None:
             self.claims[approved_registration_id] = replace(

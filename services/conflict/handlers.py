@@ -106,7 +106,7 @@ def claim(unit: UnitOfWork, cmd: RegistrationReceived) -> None:
             account_key=key, dispute_id=dispute.dispute_id, kind=dispute.kind,
             registration_ids=[*dispute.registration_ids, registration_id],
             opportunity_ids=list(dispute.opportunity_ids), opened_at=dispute.opened_at,
-            newcomer=newcomer, rule=decision.rule)
+            newcomer=newcomer, rule=decision.rule, raised_by=None, evidence=None)
     else:
         assert decision.kind is not None
         registration_ids = [registration_id]
@@ -123,12 +123,14 @@ def claim(unit: UnitOfWork, cmd: RegistrationReceived) -> None:
 
 def _open(unit: UnitOfWork, claims: AccountClaims, dispute_id: str, kind: ConflictKind,
           registration_ids: list[str], opportunity_ids: list[str], opened_at: datetime, *,
-          newcomer: dict[str, Any] | None, rule: int) -> None:
+          newcomer: dict[str, Any] | None, rule: int, raised_by: str | None = None,
+          evidence: str | None = None) -> None:
     note_account_of(unit, "dispute", dispute_id, claims.account_key)
     claims.announce_dispute(
         account_key=claims.account_key, dispute_id=dispute_id, kind=kind,
         registration_ids=registration_ids, opportunity_ids=opportunity_ids,
-        opened_at=opened_at, newcomer=newcomer, rule=rule)
+        opened_at=opened_at, newcomer=newcomer, rule=rule, raised_by=raised_by,
+        evidence=evidence)
 
 
 def update_protection(unit: UnitOfWork, cmd: Protection) -> None:
@@ -179,7 +181,7 @@ def _dispute_late(unit: UnitOfWork, claims: AccountClaims, registration_ids: lis
             registration_ids=[*dispute.registration_ids,
                               *(r for r in registration_ids if r not in dispute.registration_ids)],
             opportunity_ids=[*dispute.opportunity_ids, opportunity_id],
-            opened_at=dispute.opened_at, newcomer=None, rule=5)
+            opened_at=dispute.opened_at, newcomer=None, rule=5, raised_by=None, evidence=None)
         return
     claims.detect_conflict(account_key=claims.account_key, kind="partner_vs_direct",
                            registration_ids=registration_ids, opportunity_ids=[opportunity_id],
@@ -219,7 +221,7 @@ def raise_dispute(unit: UnitOfWork, cmd: DisputeRaised) -> None:
                            registration_ids=registration_ids, opportunity_ids=[],
                            detected_at=raised_at)
     _open(unit, claims, dispute_id, "partner_vs_partner", registration_ids, [], raised_at,
-          newcomer=None, rule=0)
+          newcomer=None, rule=0, raised_by=registration_id, evidence=cmd.evidence)
 
 
 def resolve_dispute(unit: UnitOfWork, cmd: DisputeResolved) -> None:
@@ -247,7 +249,8 @@ def resolve_dispute(unit: UnitOfWork, cmd: DisputeResolved) -> None:
         approved_registration_id=winner_registration_id,
         rejected_registration_ids=[r for r in dispute.registration_ids
                                    if r != winner_registration_id],
-        settled_at=resolved_at, approved_expires_at=approved_expires_at)
+        settled_at=resolved_at, approved_expires_at=approved_expires_at,
+        resolved_by=cmd.resolved_by, rationale=cmd.rationale)
 
 
 def _claim_reads(cmd: RegistrationReceived) -> Iterable[UUID]:

@@ -137,6 +137,28 @@ def _describe(event: Any) -> dict[str, Any] | None:
             "facts": fields}
 
 
+def case(app: ServiceApplication, dispute_id: str) -> dict[str, Any]:
+    """What the parties said: the case each partner made when it raised the dispute (its
+    registration, partner, words and when; none for a dispute the rules opened), and the
+    resolution once sales ops decided (who, why, when, for whom)."""
+    key = account_of_dispute(app, dispute_id)
+    claims = app.get_or_none(AccountClaims.create_id(key))
+    assert isinstance(claims, AccountClaims)
+    evidence, resolution = [], None
+    for event in _account_events(app, key):
+        if getattr(event, "dispute_id", None) != dispute_id:
+            continue
+        if (isinstance(event, AccountClaims.DisputeOpened) and event.raised_by is not None
+                and event.evidence is not None):
+            evidence.append({"registration_id": event.raised_by,
+                             "partner_id": claims.claims[event.raised_by].partner_id,
+                             "evidence": event.evidence, "raised_at": event.opened_at})
+        elif isinstance(event, AccountClaims.DisputeSettled):
+            resolution = {"winner": event.winner, "resolved_by": event.resolved_by,
+                          "rationale": event.rationale, "settled_at": event.settled_at}
+    return {"dispute_id": dispute_id, "evidence": evidence, "resolution": resolution}
+
+
 @dataclass(frozen=True)
 class ReplayCheck:
     position: int

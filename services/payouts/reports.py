@@ -5,6 +5,8 @@ were published. Read-only."""
 from __future__ import annotations
 
 import copy
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -117,6 +119,18 @@ def statement(app: ServiceApplication, partner_id: str, start: date, end: date
             "totals": totals}
 
 
+def statement_csv(result: dict[str, Any]) -> str:
+    """A :func:`statement` as CSV: a header, then one line per row."""
+    out = io.StringIO()
+    columns = ["date", "deal_id", "event", "payout_id", "sequence", "reason", "amount",
+               "currency", "lines"]
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in result["rows"]:
+        writer.writerow({key: row[key] for key in columns})
+    return out.getvalue().rstrip("\n")
+
+
 @dataclass(frozen=True)
 class Change:
     """A (deal, partner) whose correct total a policy would change."""
@@ -154,3 +168,38 @@ def _changes(now: UnitOfWork, then: UnitOfWork, deal_id: str) -> list[Change]:
                    simulated.get(partner_id, zero))
             for partner_id in sorted(set(current) | set(simulated))
             if current.get(partner_id, zero) != simulated.get(partner_id, zero)]
+
+
+def change_document(change: Change) -> dict[str, Any]:
+    """A change as JSON values: the current, simulated and delta totals as money."""
+    return {"deal_id": change.deal_id, "partner_id": change.partner_id,
+            "current_total": _money(change.current, change.currency),
+            "simulated_total": _money(change.simulated, change.currency),
+            "delta": _money(change.delta, change.currency)}
+
+
+def _money(amount: Decimal, currency: str) -> dict[str, str]:
+    return {"amount": format(amount, "f"), "currency": currency}
+
+
+def partner_deltas(changes: list[Change]) -> dict[tuple[str, str], Decimal]:
+    """The sum of the deltas of each (partner, currency)."""
+    sums: dict[tuple[str, str], Decimal] = {}
+    for change in changes:
+        key = (change.partner_id, change.currency)
+        sums[key] = sums.get(key, Decimal("0.00")) + change.delta
+    return sums
+
+
+def simulation_summary(data: PolicyPublished, changes: list[Change] | None) -> str:
+    """What :func:`simulate_policy` found, in a sentence."""
+    policy = f"policy {data.policy_id} version {data.version}"
+    if changes is None:
+        return f"{policy} is already published: publishing it again changes nothing"
+    if changes:
+        return (f"publishing {policy} now would change {len(changes)} payout total(s); "
+                "nothing was published")
+    if not data.retroactive:
+        return (f"publishing {policy} now would change no payout: it is not retroactive, "
+                "so it applies only to deals closed after its publication")
+    return f"publishing {policy} now would change no payout"

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from dealreg.actions.salesops import raised_dispute_id
 from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
-from dealreg.cli import actions as act
 from dealreg.cli import main
 from dealreg.settings import Settings
 from tests.support import events as ev
@@ -123,7 +123,7 @@ def test_a_dispute_is_raised_only_for_a_registration_denied_for_a_conflict(
     assert holder == ("dealreg: registration 'r-1' is protected, not denied for a conflict: "
                       "only a registration that lost the account to another partner's can be "
                       "disputed")
-    dispute_id = act.raised_dispute_id("r-2")
+    dispute_id = raised_dispute_id("r-2")
     bus.send("salesops.v1", ev.dispute_raised(dispute_id, "r-2"))
     again = refused(program.dealreg("disputes", "raise", "r-2", *evidence))
     assert again == ("dealreg: the denial of registration 'r-2' is already disputed "

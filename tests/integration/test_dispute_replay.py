@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from dealreg.bootstrap import CONFLICT, REGISTRATION
 from dealreg.services.conflict import salesops
 from dealreg.services.conflict.domain import AccountClaims
+from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 from tests.support.history import generated_history
 
@@ -49,3 +52,38 @@ def test_replay_flags_a_decision_that_the_rules_do_not_reproduce() -> None:
     [forged] = [d for d in result["decisions"] if d["registration_id"] == "r-forged"]
     assert forged["reproduced"] is False
     assert forged["recorded"] == ("denied", "duplicate", None)
+
+
+def test_a_dispute_keeps_the_partners_case_and_who_resolved_it_and_why() -> None:
+    bus = InMemoryBus([REGISTRATION, CONFLICT])
+    for partner_id in ("p-a", "p-b"):
+        bus.send("partners.v1", ev.partner_enrolled(partner_id))
+    for registration_id, partner_id, day in (("r-1", "p-a", "01"), ("r-2", "p-b", "02")):
+        bus.send("registrations.requests.v1", ev.registration_submitted(
+            registration_id, partner_id, submitted_at=f"2026-03-{day}T00:00:00Z"))
+    bus.send("salesops.v1", ev.dispute_raised("x-1", "r-2", raised_at="2026-03-06T00:00:00Z"))
+    conflict = bus.app("conflict")
+    assert salesops.case(conflict, "x-1") == {"dispute_id": "x-1", "resolution": None,
+                                              "evidence": [{
+        "registration_id": "r-2", "partner_id": "p-b", "raised_at": datetime(2026, 3, 6,
+                                                                             tzinfo=UTC),
+        "evidence": "We met the buyer first; see the attached meeting notes."}]}
+
+    bus.send("salesops.v1", ev.dispute_resolved("x-1", {"registration_id": "r-2"}))
+    assert salesops.case(conflict, "x-1")["resolution"] == {
+        "winner": {"registration_id": "r-2"}, "resolved_by": "ops-lead-1",
+        "rationale": "Partner evidence predates the opportunity.",
+        "settled_at": datetime(2026, 3, 10, tzinfo=UTC)}
+    [settled] = [e for e in salesops.timeline(conflict, "x-1")["timeline"]
+                 if e["event"] == "DisputeSettled"]
+    assert settled["facts"]["resolved_by"] == "ops-lead-1"
+
+
+def test_a_dispute_the_rules_opened_has_no_case_until_it_is_resolved() -> None:
+    bus = InMemoryBus([REGISTRATION, CONFLICT])
+    generated_history(bus, registrations=40, seed=3)
+    conflict = bus.app("conflict")
+    opened = [d for d in salesops.list_disputes(conflict) if d["kind"] != "partner_vs_partner"]
+    assert opened
+    for dispute in opened:
+        assert salesops.case(conflict, dispute["dispute_id"])["evidence"] == []

@@ -9,6 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from dealreg import actions
+from dealreg.actions import partner_admin as pa
+from dealreg.actions import salesops as so
 from dealreg.cli import _parser
 from dealreg.cli import actions as act
 from dealreg.events.schemas import parse_event
@@ -127,15 +130,15 @@ def test_partners_are_enrolled_in_a_program_at_a_tier(capsys: pytest.CaptureFixt
 # ------------------------------------------------------------------ the events
 
 
-def resolution(**changes: object) -> act.Outgoing:
+def resolution(**changes: object) -> actions.Outgoing:
     fields: dict[str, object] = {"dispute_id": "x-1", "winner_registration_id": "r-2",
                                  "by": "ops-lead-1", "rationale": "first meeting", "at": AT}
     fields.update(changes)
-    return act.dispute_resolution(**fields)  # type: ignore[arg-type]
+    return so.dispute_resolution(**fields)  # type: ignore[arg-type]
 
 
 def test_a_resolution_is_a_valid_dispute_resolved_keyed_by_its_dispute() -> None:
-    message = act.message(resolution())
+    message = actions.message(resolution())
     assert message.event.spec.topic == "salesops.v1"
     assert message.key == b"x-1"
     envelope = json.loads(message.value)
@@ -146,44 +149,44 @@ def test_a_resolution_is_a_valid_dispute_resolved_keyed_by_its_dispute() -> None
     assert data.winner.model_dump() == {"registration_id": "r-2"}
     assert (data.resolved_by, data.rationale, data.resolved_at) == (
         "ops-lead-1", "first meeting", AT)
-    direct = json.loads(act.message(resolution(winner_registration_id=None)).value)
+    direct = json.loads(actions.message(resolution(winner_registration_id=None)).value)
     assert direct["data"]["winner"] == {"direct": True}
 
 
 def test_the_same_command_sends_the_same_event_and_any_other_another() -> None:
-    first = act.message(resolution())
-    assert act.message(resolution()).value == first.value
+    first = actions.message(resolution())
+    assert actions.message(resolution()).value == first.value
     others = [resolution(rationale="other"), resolution(by="ops-lead-2"),
               resolution(winner_registration_id=None), resolution(dispute_id="x-2"),
               resolution(at=datetime(2026, 3, 10, 9, 0, 1, tzinfo=UTC))]
-    ids = {json.loads(act.message(other).value)["id"] for other in others}
+    ids = {json.loads(actions.message(other).value)["id"] for other in others}
     assert len(ids) == len(others)
     assert json.loads(first.value)["id"] not in ids
 
 
 def test_a_raised_dispute_gets_one_id_per_registration() -> None:
-    raised = act.dispute_raised("r-2", evidence="we met them first", at=AT)
-    message = act.message(raised)
+    raised = so.dispute_raised("r-2", evidence="we met them first", at=AT)
+    message = actions.message(raised)
     data = parse_event(message.value, "salesops.v1").data
     assert isinstance(data, DisputeRaised)
-    assert message.key == data.dispute_id.encode() == act.raised_dispute_id("r-2").encode()
-    again = act.dispute_raised("r-2", evidence="other words", at=datetime.now(UTC))
+    assert message.key == data.dispute_id.encode() == so.raised_dispute_id("r-2").encode()
+    again = so.dispute_raised("r-2", evidence="other words", at=datetime.now(UTC))
     assert again.data["dispute_id"] == data.dispute_id
-    assert act.raised_dispute_id("r-3") != data.dispute_id
-    longest = act.message(act.dispute_raised("r" * 200, evidence="", at=AT))  # fits the id
+    assert so.raised_dispute_id("r-3") != data.dispute_id
+    longest = actions.message(so.dispute_raised("r" * 200, evidence="", at=AT))  # fits the id
     assert json.loads(longest.value)["data"]["registration_id"] == "r" * 200
 
 
-def adjustment(**changes: object) -> act.Outgoing:
+def adjustment(**changes: object) -> actions.Outgoing:
     fields: dict[str, object] = {"deal_id": "d-1", "partner_id": "p-north",
                                  "amount": Decimal("150.00"), "currency": "EUR",
                                  "reason": "goodwill", "by": "finance-2", "at": AT}
     fields.update(changes)
-    return act.adjustment(**fields)  # type: ignore[arg-type]
+    return so.adjustment(**fields)  # type: ignore[arg-type]
 
 
 def test_an_adjustment_is_a_valid_request_keyed_by_its_deal() -> None:
-    message = act.message(adjustment(amount=Decimal("-75.50")))
+    message = actions.message(adjustment(amount=Decimal("-75.50")))
     assert (message.event.spec.topic, message.key) == ("salesops.v1", b"d-1")
     data = parse_event(message.value, "salesops.v1").data
     assert isinstance(data, PayoutAdjustmentRequested)
@@ -197,7 +200,7 @@ def test_an_adjustment_id_is_a_uuid5_of_the_correction() -> None:
     first = adjustment().data["adjustment_id"]
     assert adjustment().data["adjustment_id"] == first
     assert adjustment(amount=Decimal("150")).data["adjustment_id"] == first  # same amount
-    assert first == act.adjustment_id("d-1", "p-north", Decimal("150.0"), "EUR",
+    assert first == so.adjustment_id("d-1", "p-north", Decimal("150.0"), "EUR",
                                       reason="goodwill", by="finance-2", at=AT)
     others = [adjustment(deal_id="d-2"), adjustment(partner_id="p-south"),
               adjustment(amount=Decimal("150.01")), adjustment(currency="USD"),
@@ -207,14 +210,14 @@ def test_an_adjustment_id_is_a_uuid5_of_the_correction() -> None:
 
 
 def test_partner_events_are_keyed_by_partner_and_dated_by_their_business_time() -> None:
-    enrolled = act.message(act.enrollment("p-1", name="Northwind", program="msp",
+    enrolled = actions.message(pa.enrollment("p-1", name="Northwind", program="msp",
                                           tier="silver", at=AT))
     assert (enrolled.event.spec.topic, enrolled.key) == ("partners.v1", b"p-1")
     data = parse_event(enrolled.value, "partners.v1").data
     assert isinstance(data, PartnerEnrolled)
     assert (data.name, data.program, data.tier, data.enrolled_at) == (
         "Northwind", "msp", "silver", AT)
-    changed = act.message(act.tier_change("p-1", "gold", effective=AT))
+    changed = actions.message(pa.tier_change("p-1", "gold", effective=AT))
     assert json.loads(changed.value)["time"] == "2026-03-10T09:00:00Z"
     tier = parse_event(changed.value, "partners.v1").data
     assert isinstance(tier, PartnerTierChanged)
@@ -227,12 +230,12 @@ def test_what_the_contract_refuses_is_refused_naming_the_argument() -> None:
     with pytest.raises(act.CommandError, match=r"^AMOUNT: must be a decimal string"):
         act.message(adjustment(amount=Decimal("1E+20")))
     with pytest.raises(act.CommandError, match=r"^PARTNER_ID: String should have at most 200"):
-        act.message(act.tier_change("p" * 201, "gold", effective=AT))
+        act.message(pa.tier_change("p" * 201, "gold", effective=AT))
 
 
 def test_the_default_instant_is_now_to_the_second() -> None:
     before = datetime.now(UTC).replace(microsecond=0)
-    instant = act.now()
+    instant = actions.now()
     assert instant.tzinfo is UTC
     assert instant.microsecond == 0
     assert before <= instant <= datetime.now(UTC)
