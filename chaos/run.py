@@ -24,7 +24,7 @@ from chaos import hostile
 from chaos.cluster import Cluster, FaultDriver
 from chaos.compare import FinalState
 from chaos.postgres import OwnPostgres
-from chaos.workload import Message, ObservedDisputes, Workload
+from chaos.workload import PHASES, Message, ObservedDisputes, Workload
 from dealreg import audit
 from dealreg.bootstrap import definitions
 from dealreg.eventstore import ServiceApplication
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 OUTPUT_TOPICS = ("registrations.v1", "conflicts.v1", "payouts.v1", "dealreg.dlq.v1")
 CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
-PHASES = 11
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ async def run(config: RunConfig, broker_bootstrap: str, postgres: OwnPostgres) -
         rng = random.Random(config.seed)  # noqa: S311 (where hostile messages go)
         phases = workload.phases(observed)
         phase = await asyncio.to_thread(next, phases, None)
-        phases_left = PHASES
+        phases_left = len(PHASES)
         while phase is not None:
             extra = _hostile_share(hostile_messages, phases_left)
             phases_left -= 1
