@@ -10,6 +10,7 @@ bytes, an envelope that is not CloudEvents, and a business id reused with other 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -101,7 +102,15 @@ def _long_names(data: dict[str, Any], length: int) -> dict[str, Any]:
 
 
 def generate(count: int, partitions: int) -> list[Message]:
-    """``count`` hostile messages, the same for the same arguments."""
+    """``count`` hostile messages, the same for the same arguments. Generated once per
+    process: hypothesis also draws constants from the local modules loaded, so a second
+    generation after a run (with more modules loaded) would give other messages, and the
+    run under faults would not have the fault-free run's hostile input."""
+    return list(_generate(count, partitions))
+
+
+@functools.cache
+def _generate(count: int, partitions: int) -> tuple[Message, ...]:
     found: list[tuple[str, str, bytes]] = []
 
     @settings(derandomize=True, max_examples=count * 3, database=None, deadline=None,
@@ -112,8 +121,8 @@ def generate(count: int, partitions: int) -> list[Message]:
             found.append(message)
 
     collect()
-    return [Message(topic, value, None, zlib.crc32(value) % partitions, kind)
-            for topic, kind, value in found]
+    return tuple(Message(topic, value, None, zlib.crc32(value) % partitions, kind)
+                 for topic, kind, value in found)
 
 
 def reused_ids(registrations: Sequence[Mapping[str, Any]]) -> list[Message]:
