@@ -117,6 +117,11 @@ async def run(config: RunConfig, broker_bootstrap: str, postgres: OwnPostgres) -
             phases_left -= 1
             if phase.name == "claims":
                 extra += hostile.reused_ids(_first_submissions(workload, 3))
+            if phase.name == "retroactive-policy":  # invoices and adjustments are known
+                reference = workload.reference
+                extra += hostile.reused_payout_ids(
+                    list(reference.invoices.values())[:2],
+                    [adjustment for adjustment, _ in reference.adjustments.values()][:2])
             messages = _interleave(phase.messages, extra, rng)
             for message in messages:
                 await producer.send_and_wait(
