@@ -371,8 +371,9 @@ class Workload:
         for month in range(1, self.rng.randint(2, 4)):
             invoices.append((f"i-{deal.deal_id}-{month}",
                              plus_months(deal.closed_at, month).date().replace(day=1), "USD"))
-        if msp and k % 4 == 1:
-            end = plus_months(deal.closed_at, 36).date()  # the revenue share ends at its close
+        if msp and k % 4 == 1:  # the share lasts until the close plus 36 months: a period
+            # starting on that date (00:00, before the instant) earns, the day after not
+            end = plus_months(deal.closed_at, 36).date()
             invoices += [(f"i-{deal.deal_id}-last", end, "USD"),
                          (f"i-{deal.deal_id}-after", end + timedelta(days=1), "USD")]
         if k % 5 == 2:
@@ -413,6 +414,8 @@ class Workload:
         self.adjusted = chosen
         for adjustment in accepted[:1] * 2 + accepted[1:]:  # the first in two events
             self._adjust(phase, adjustment, at)
+        if not self.won:
+            return phase
         some_deal = self.won[0]
         for adjustment in (
                 Adjustment("a-unknown-deal", "d-unknown", self.partner_ids[0],
