@@ -15,6 +15,7 @@ import logging
 import sys
 import tempfile
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ def compare(results: list[RunResult]) -> tuple[dict[str, Any], list[str]]:
         "disputes": len(chaos.final.disputes),
         "ledger_entries": len(chaos.final.ledger),
         "ledger_total": str(sum(chaos.final.ledger.values())),
+        "adjustments": dict(Counter(chaos.final.adjustments.values())),
         "problems": problems,
     }
     return report, problems
@@ -123,7 +125,7 @@ def print_report(report: dict[str, Any], problems: list[str]) -> None:
     print(f"restarts survived: {report['restarts_survived']}")
     print(f"final state: {report['registrations']} registrations, {report['disputes']} "
           f"disputes, {report['ledger_entries']} (deal, partner) payouts totalling "
-          f"{report['ledger_total']}")
+          f"{report['ledger_total']}; manual adjustments {report['adjustments']}")
     if problems:
         print(f"FAILED: {len(problems)} problem(s)")
         for problem in problems[:50]:

@@ -105,18 +105,22 @@ class FaultDriver:
     postgres: OwnPostgres
     seed: int
     counts: dict[str, int] = field(default_factory=dict)
+    cycle: list[Callable[[random.Random], Awaitable[None]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)  # noqa: S311 (reproducible faults)
 
     async def run(self, seconds: float) -> None:
-        rng = random.Random(self.seed)  # noqa: S311 (reproducible faults)
+        """Faults for ``seconds``; a later call goes on with the same sequence."""
+        rng = self.rng
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         faults = [self._kill, self._pair, self._postgres, self._pause]
-        cycle: list[Callable[[random.Random], Awaitable[None]]] = []
         while loop.time() < deadline:
             await asyncio.sleep(rng.uniform(1.0, 3.0))
-            if not cycle:  # every kind of fault once per cycle, in a random order
-                cycle = rng.sample(faults, len(faults))
-            fault = cycle.pop()
+            if not self.cycle:  # every kind of fault once per cycle, in a random order
+                self.cycle = rng.sample(faults, len(faults))
+            fault = self.cycle.pop()
             await fault(rng)
             self.counts[fault.__name__.strip("_")] = self.counts.get(
                 fault.__name__.strip("_"), 0) + 1

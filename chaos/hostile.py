@@ -4,12 +4,14 @@ hypothesis (derandomized, so a run is reproducible), each of which must end on
 
 Kinds: broken JSON, wrong types, missing fields (with extra ones), huge strings, negative
 and enormous amounts, unknown currencies, invalid dates, unknown event types, non-UTF-8
-bytes, an envelope that is not CloudEvents, and a business id reused with other content.
+bytes, an envelope that is not CloudEvents, and a business id reused with other content (a
+registration, an invoice, a manual adjustment).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -18,6 +20,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chaos.reference import Adjustment, Invoice
 from chaos.workload import Message
 from tests.support import events as ev
 
@@ -101,7 +104,15 @@ def _long_names(data: dict[str, Any], length: int) -> dict[str, Any]:
 
 
 def generate(count: int, partitions: int) -> list[Message]:
-    """``count`` hostile messages, the same for the same arguments."""
+    """``count`` hostile messages, the same for the same arguments. Generated once per
+    process: hypothesis also draws constants from the local modules loaded, so a second
+    generation after a run (with more modules loaded) would give other messages, and the
+    run under faults would not have the fault-free run's hostile input."""
+    return list(_generate(count, partitions))
+
+
+@functools.cache
+def _generate(count: int, partitions: int) -> tuple[Message, ...]:
     found: list[tuple[str, str, bytes]] = []
 
     @settings(derandomize=True, max_examples=count * 3, database=None, deadline=None,
@@ -112,8 +123,8 @@ def generate(count: int, partitions: int) -> list[Message]:
             found.append(message)
 
     collect()
-    return [Message(topic, value, None, zlib.crc32(value) % partitions, kind)
-            for topic, kind, value in found]
+    return tuple(Message(topic, value, None, zlib.crc32(value) % partitions, kind)
+                 for topic, kind, value in found)
 
 
 def reused_ids(registrations: Sequence[Mapping[str, Any]]) -> list[Message]:
@@ -128,3 +139,20 @@ def reused_ids(registrations: Sequence[Mapping[str, Any]]) -> list[Message]:
         messages.append(Message("registrations.requests.v1", value, key,
                                 hostile="reused_id_other_content"))
     return messages
+
+
+def reused_payout_ids(invoices: Sequence[Invoice],
+                      adjustments: Sequence[Adjustment]) -> list[Message]:
+    """Invoice and manual adjustment ids of the workload sent again with another amount."""
+    events = [ev.subscription_invoiced(
+        invoice.invoice_id, invoice.deal_id, period_start=invoice.period_start.isoformat(),
+        period_end=invoice.period_start.isoformat(), currency=invoice.currency,
+        amount=f"{invoice.recurring_revenue + 1:.2f}") for invoice in invoices]
+    events += [ev.adjustment_requested(
+        adjustment.adjustment_id, adjustment.deal_id, adjustment.partner_id,
+        amount=f"{adjustment.amount + 1:.2f}", currency=adjustment.currency)
+        for adjustment in adjustments]
+    return [Message("crm.v1" if event["type"] == "dealreg.subscription.invoiced.v1"
+                    else "salesops.v1", json.dumps(event).encode(),
+                    event["data"]["deal_id"].encode(), hostile="reused_id_other_content")
+            for event in events]

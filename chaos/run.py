@@ -1,6 +1,8 @@
 """One chaos run: the workload published phase by phase to the three services (separate
 processes on the local broker and the suite's own PostgreSQL), hostile messages in between,
-faults for a bounded time, then everything read back for comparison."""
+faults for a bounded time (in bursts: from the first wave, for the registration rules, from
+the late opportunities, for disputes, and from the deals, for payouts), then everything read
+back for comparison."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from chaos import hostile
 from chaos.cluster import Cluster, FaultDriver
 from chaos.compare import FinalState
 from chaos.postgres import OwnPostgres
-from chaos.workload import Message, ObservedDisputes, Workload
+from chaos.workload import PHASES, Message, ObservedDisputes, Workload
 from dealreg import audit
 from dealreg.bootstrap import definitions
 from dealreg.eventstore import ServiceApplication
@@ -38,7 +40,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 OUTPUT_TOPICS = ("registrations.v1", "conflicts.v1", "payouts.v1", "dealreg.dlq.v1")
 CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
-PHASES = 11
+#: the phases from which a burst of faults starts (each an equal share of the fault time;
+#: a burst that is due while the one before still runs follows it)
+FAULT_BURSTS = ("wave-1", "late-opportunities", "deals")
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,10 @@ async def run(config: RunConfig, broker_bootstrap: str, postgres: OwnPostgres) -
         kafka_bootstrap=broker_bootstrap, database_url=postgres.url,
         db_schema_prefix=f"{config.label}_", topic_prefix=f"{config.label}.",
         consumer_group_prefix=f"{config.label}-", partitions=3, session_timeout_ms=3000,
-        batch_max_records=200, outbox_poll_ms=200, log_format="text")
+        batch_max_records=200, outbox_poll_ms=200, log_format="text",
+        # each phase is drained before the next: the only records that wait for a fact on
+        # another topic wait for one that never comes (an unknown partner or deal)
+        order_grace_ms=2_000)
     started = time.monotonic()
     cluster_id = await ensure_topics(settings)
     cluster = Cluster(settings, config.workdir / config.label)
@@ -85,8 +92,7 @@ async def run(config: RunConfig, broker_bootstrap: str, postgres: OwnPostgres) -
     hostile_messages = hostile.generate(config.hostile, settings.partitions)
     stores = await asyncio.to_thread(_open_stores, settings)
     driver = FaultDriver(cluster, postgres, config.seed)
-    faults = (asyncio.create_task(driver.run(config.fault_seconds))
-              if config.fault_seconds else None)
+    faults: asyncio.Task[None] | None = None
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=5,
                                 max_request_size=4_000_000)
     await producer.start()
@@ -102,12 +108,20 @@ async def run(config: RunConfig, broker_bootstrap: str, postgres: OwnPostgres) -
         rng = random.Random(config.seed)  # noqa: S311 (where hostile messages go)
         phases = workload.phases(observed)
         phase = await asyncio.to_thread(next, phases, None)
-        phases_left = PHASES
+        phases_left = len(PHASES)
         while phase is not None:
+            if config.fault_seconds and phase.name in FAULT_BURSTS:
+                faults = asyncio.create_task(_burst(
+                    faults, driver, config.fault_seconds / len(FAULT_BURSTS)))
             extra = _hostile_share(hostile_messages, phases_left)
             phases_left -= 1
             if phase.name == "claims":
                 extra += hostile.reused_ids(_first_submissions(workload, 3))
+            if phase.name == "retroactive-policy":  # invoices and adjustments are known
+                reference = workload.reference
+                extra += hostile.reused_payout_ids(
+                    list(reference.invoices.values())[:2],
+                    [adjustment for adjustment, _ in reference.adjustments.values()][:2])
             messages = _interleave(phase.messages, extra, rng)
             for message in messages:
                 await producer.send_and_wait(
@@ -144,6 +158,13 @@ async def run(config: RunConfig, broker_bootstrap: str, postgres: OwnPostgres) -
     return RunResult(config.label, final, FinalState.expected(workload.reference), produced,
                      sent_hostile, outputs, duplicates, conflicting, chains, contents,
                      dict(driver.counts), sorted(dead), time.monotonic() - started)
+
+
+async def _burst(before: asyncio.Task[None] | None, driver: FaultDriver,
+                 seconds: float) -> None:
+    if before is not None:
+        await before
+    await driver.run(seconds)
 
 
 def _open_stores(settings: Settings) -> dict[str, ServiceApplication]:

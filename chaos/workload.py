@@ -7,16 +7,32 @@ action per registration, so that the outcome is the same whatever the interleavi
 partitions, restarts and rebalances. The reference (``chaos.reference``) applies the same
 facts in the same phase order, which gives the expected final state.
 
-1. directory: partners of both programs and every tier, a policy (not retroactive)
+1. directory: partners of the three programs and every tier, two partners of the one
+   (program, tier) with a registration capacity (§8), the policy that sets it (with a
+   holding period, §9), and a policy (not retroactive) in force from later on
 2. opportunities: direct opportunities on some accounts (rule 5 later)
 3. waves of registrations: new accounts, duplicates, conflicts, earlier submissions
-   arriving later, joins of open disputes, invalid data, unknown partners
+   arriving later, joins of open disputes, invalid data, unknown partners; each capped
+   partner submits one registration per wave on a new account, so that what it holds when
+   it submits is fixed by the earlier waves (one of them is over capacity in the third)
 4. claims: disputes raised by partners denied for conflict, extensions, withdrawals
-5. settlements: every open dispute resolved (a registration or the direct team wins)
-6. tiers: tier changes effective before some closes
-7. deals: won and lost deals, with and without a registration, named or not, co-sold
-8. retroactive policy: a new rate for deals already paid
-9. refunds
+5. late opportunities: direct opportunities opened before registrations approved in the
+   waves, read only now (rule 5 applied late, §5), or opened after them (no dispute)
+6. settlements: every open dispute resolved (a registration or the direct team wins),
+   those of the late opportunities included
+7. tiers: tier changes effective before some closes
+8. deals: won and lost deals, with and without a registration, named or not, co-sold, and
+   the subscription invoices of won deals (§11): monthly ones, one in the last month the
+   revenue share lasts and one after, some in another currency, one sent twice. Some
+   invoices come before their deal: both are keyed by the deal, so they are read in the
+   order sent (an invoice before its deal is a line of the deal's first payout, one after it
+   its own; the sum is the same)
+9. adjustments: manual adjustments (§10) of won deals, for the partner paid or another,
+   one sent twice, and rejected ones (unknown deal, lost deal, unknown partner, another
+   currency)
+10. retroactive policy: a new commission rate and revenue share rates for deals and
+    invoices already paid (manual amounts stay)
+11. refunds (manual amounts stay)
 """
 
 from __future__ import annotations
@@ -25,16 +41,34 @@ import json
 import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chaos.reference import Deal, Dispute, Policy, Reference, Registration
+from chaos.reference import (
+    Adjustment,
+    Deal,
+    Dispute,
+    Invoice,
+    Policy,
+    Reference,
+    Registration,
+    plus_months,
+)
 from dealreg.events.schemas import kafka_key, parse_event
 from tests.support import events as ev
 
 TIERS = ("bronze", "silver", "gold", "platinum")
-PROGRAMS = ("referral", "reseller")
+PROGRAMS = ("referral", "reseller", "msp")
+PHASES = ("directory", "opportunities", "wave-1", "wave-2", "wave-3", "claims",
+          "late-opportunities", "settlements", "tiers", "deals", "adjustments",
+          "retroactive-policy", "refunds")
+#: §8: the one (program, tier) with a registration capacity, and that capacity
+CAPPED, CAPACITY = ("reseller", "bronze"), 2
+#: its partners, with the business day of their submission in each wave: the first holds
+#: two registrations when it submits in the third wave, the second none (its third
+#: submission is earlier than its first two)
+CAPPED_PARTNERS = {"p-cap-0": (0.2, 1.2, 2.2), "p-cap-1": (1.5, 2.5, 0.5)}
 
 
 @dataclass(frozen=True)
@@ -77,8 +111,15 @@ class Workload:
         self.rng = random.Random(self.seed)  # noqa: S311 (a reproducible workload)
         self.partner_ids = [f"p-{n:03d}" for n in range(max(8, self.registrations // 100))]
         self.accounts: dict[str, list[str]] = {}  # account → its registration ids
+        self.capped_accounts: set[str] = set()  # no follow-ups: one submission per wave
         self.next_account = 0
         self.next_registration = 0
+        self.won: list[str] = []
+        self.lost: list[str] = []
+        self.refunded: list[str] = []
+        self.late_opportunities: list[str] = []  # their accounts
+        self.invoiced: list[str] = []  # deals with invoices
+        self.adjusted: list[str] = []  # deals adjusted by hand
 
     def day(self, days: float) -> datetime:
         return self.base + timedelta(days=days)
@@ -87,14 +128,16 @@ class Workload:
         """The phases in order; the settlements need the dispute ids the system gave."""
         yield self._directory()
         yield self._opportunities()
-        yield self._wave("wave-1", self.registrations // 2, new=1.0)
-        yield self._wave("wave-2", self.registrations * 3 // 10, new=0.35)
-        yield self._wave("wave-3", self.registrations - self.registrations // 2
+        yield self._wave("wave-1", 0, self.registrations // 2, new=1.0)
+        yield self._wave("wave-2", 1, self.registrations * 3 // 10, new=0.35)
+        yield self._wave("wave-3", 2, self.registrations - self.registrations // 2
                          - self.registrations * 3 // 10, new=0.4)
         yield self._claims()
+        yield self._late_opportunities()
         yield self._settlements(observed())
         yield self._tiers()
         yield self._deals()
+        yield self._adjustments()
         yield self._retroactive_policy()
         yield self._refunds()
 
@@ -103,18 +146,36 @@ class Workload:
     def _directory(self) -> Phase:
         phase = Phase("directory")
         enrolled = self.day(-30)
-        for partner_id in self.partner_ids:
-            program, tier = self.rng.choice(PROGRAMS), self.rng.choice(TIERS)
-            self.reference.enroll(partner_id, program, tier, enrolled)
-            phase.add("partners.v1", ev.partner_enrolled(partner_id, program=program, tier=tier,
-                                                         enrolled_at=iso(enrolled)))
+        partners = [(partner_id, PROGRAMS[n % len(PROGRAMS)]) for n, partner_id
+                    in enumerate(self.partner_ids)]
+        for partner_id, program in partners:  # only the capped partners are capped
+            tier = self.rng.choice([t for t in TIERS if (program, t) != CAPPED])
+            self._enroll(phase, partner_id, program, tier, enrolled)
+        for partner_id in CAPPED_PARTNERS:
+            self._enroll(phase, partner_id, *CAPPED, enrolled)
+        terms = Policy(self.day(-30), 1, {}, {}, revenue_share={"msp": {"silver": "0.16"}})
+        self.reference.publish_policy(terms)
+        self.reference.capacities[CAPPED] = CAPACITY
+        program, tier = CAPPED
+        phase.add("program.v1", ev.policy_published(
+            "chaos-terms", version=1, effective_from=iso(terms.effective_from),
+            time=iso(self.day(-31)), holding_days=14,
+            registration_capacity={program: {tier: CAPACITY, "silver": None}},
+            revenue_share_rates=terms.revenue_share))
         policy = Policy(self.day(18), 1, {"referral": {"gold": "0.26"}},
-                        {"direct_sourced": "0.35"})
+                        {"direct_sourced": "0.35"}, revenue_share={"msp": {"gold": "0.22"}})
         self.reference.publish_policy(policy)
         phase.add("program.v1", ev.policy_published(
             "chaos-policy", version=1, effective_from=iso(policy.effective_from),
-            time=iso(self.day(-1)), commission_rates=policy.rates, co_sell_split=policy.split))
+            time=iso(self.day(-1)), commission_rates=policy.rates, co_sell_split=policy.split,
+            revenue_share_rates=policy.revenue_share))
         return phase
+
+    def _enroll(self, phase: Phase, partner_id: str, program: str, tier: str,
+                enrolled: datetime) -> None:
+        self.reference.enroll(partner_id, program, tier, enrolled)
+        phase.add("partners.v1", ev.partner_enrolled(partner_id, program=program, tier=tier,
+                                                     enrolled_at=iso(enrolled)))
 
     def _new_account(self) -> str:
         self.next_account += 1
@@ -132,13 +193,18 @@ class Workload:
                                                       opened_at=iso(opened)))
         return phase
 
-    def _wave(self, name: str, count: int, *, new: float) -> Phase:
+    def _wave(self, name: str, index: int, count: int, *, new: float) -> Phase:
         phase = Phase(name)
         used: set[str] = set()
         fresh_with_opportunity = [a for a, regs in self.accounts.items() if not regs]
-        for _ in range(count):
+        for partner_id, days in CAPPED_PARTNERS.items():
+            account = self._new_account()
+            self.capped_accounts.add(account)
+            self._submit(phase, account, partner_id, self.day(days[index]))
+        for _ in range(count - len(CAPPED_PARTNERS)):
             roll = self.rng.random()
-            taken = [a for a in self.accounts if self.accounts[a] and a not in used]
+            taken = [a for a in self.accounts if self.accounts[a] and a not in used
+                     and a not in self.capped_accounts]
             if roll < new or not taken:
                 account = (fresh_with_opportunity.pop() if fresh_with_opportunity
                            and self.rng.random() < 0.3 else self._new_account())
@@ -211,6 +277,29 @@ class Workload:
                     r.registration_id, r.partner_id, iso(at)))
         return phase
 
+    def _late_opportunities(self) -> Phase:
+        """Direct opportunities on accounts with an approved registration, opened before it
+        was submitted (or at that instant): a dispute with the registrations they predate,
+        which stay protected until it is settled; one in four opened after it, which only
+        meets a protected partner."""
+        phase = Phase("late-opportunities")
+        with_opportunity = {account for account, _, _ in self.reference.opportunities}
+        approved = sorted({r.account for r in self.reference.registrations.values()
+                           if r.status == "approved" and r.withdrawn_at is None}
+                          - with_opportunity)
+        chosen = self.rng.sample(approved, min(len(approved), max(4, len(approved) // 12)))
+        for n, account in enumerate(chosen):
+            first = min((self.reference.registrations[r] for r in self.accounts[account]
+                         if self.reference.registrations[r].status == "approved"),
+                        key=lambda r: r.submitted_at)
+            hours = self.rng.randint(0, 36)
+            opened = first.submitted_at + timedelta(hours=hours if n % 4 == 3 else -hours)
+            self.reference.open_opportunity(account, opened)
+            self.late_opportunities.append(account)
+            phase.add("crm.v1", ev.opportunity_opened(f"o-late-{n}", domain=account,
+                                                      opened_at=iso(opened)))
+        return phase
+
     def _settlements(self, observed: ObservedDisputes) -> Phase:
         phase = Phase("settlements")
         for dispute in [d for d in self.reference.disputes if d.open]:
@@ -236,7 +325,6 @@ class Workload:
     def _deals(self) -> Phase:
         phase = Phase("deals")
         registered = [a for a, regs in self.accounts.items() if regs]
-        self.won: list[str] = []
         for n in range(self.deals):
             deal_id = f"d-{n:06d}"
             account = (self.rng.choice(registered) if self.rng.random() < 0.75
@@ -252,29 +340,119 @@ class Workload:
                 extra["registration_id"] = named
             if co_sell:
                 extra |= {"co_sell": True, "co_sell_partner_id": co_sell}
-            self.reference.close_deal(Deal(deal_id, account, closed_at, value, named, co_sell),
-                                      won=won)
-            if won:
-                self.won.append(deal_id)
-            phase.add("crm.v1", ev.deal_closed(deal_id, outcome="won" if won else "lost",
-                                               closed_at=iso(closed_at), amount=f"{value:.2f}",
-                                               currency="USD", domain=account, **extra))
+            deal = Deal(deal_id, account, closed_at, value, named, co_sell)
+            self.reference.close_deal(deal, won=won)
+            (self.won if won else self.lost).append(deal_id)
+            closed = ev.deal_closed(deal_id, outcome="won" if won else "lost",
+                                    closed_at=iso(closed_at), amount=f"{value:.2f}",
+                                    currency="USD", domain=account, **extra)
+            invoices = self._invoices(deal) if won else []
+            if invoices and self.rng.random() < 0.3:  # read before the deal: same partition
+                invoices.append(closed)
+            else:
+                invoices.insert(0, closed)
+            for event in invoices:
+                phase.add("crm.v1", event)
         return phase
+
+    def _invoices(self, deal: Deal) -> list[dict[str, Any]]:
+        """Monthly invoices of a won deal, mostly of deals an msp partner is paid for (other
+        partners earn nothing until the retroactive policy gives referral platinum a rate);
+        for some msp deals also the last month of the revenue share and the day after it,
+        an invoice in another currency, an invoice sent twice."""
+        payee = self.reference.payee(deal)
+        msp = payee is not None and self.reference.partners[payee[0]].program == "msp"
+        if self.rng.random() >= (0.8 if msp else 0.2 if payee else 0.05):
+            return []
+        k = len(self.invoiced)
+        self.invoiced.append(deal.deal_id)
+        invoices: list[tuple[str, date, str]] = []  # id, period start, currency
+        first = deal.closed_at.date().replace(day=1)
+        for month in range(1, self.rng.randint(2, 4)):
+            invoices.append((f"i-{deal.deal_id}-{month}",
+                             plus_months(deal.closed_at, month).date().replace(day=1), "USD"))
+        if msp and k % 4 == 1:  # the share lasts until the close plus 36 months: a period
+            # starting on that date (00:00, before the instant) earns, the day after not
+            end = plus_months(deal.closed_at, 36).date()
+            invoices += [(f"i-{deal.deal_id}-last", end, "USD"),
+                         (f"i-{deal.deal_id}-after", end + timedelta(days=1), "USD")]
+        if k % 5 == 2:
+            invoices.append((f"i-{deal.deal_id}-eur", first, "EUR"))
+        sent = [Invoice(invoice_id, deal.deal_id, start,
+                        Decimal(self.rng.randint(10_000, 2_000_000)) / 100, currency)
+                for invoice_id, start, currency in invoices]
+        if k == 0:  # the same invoice again, in another event: it changes nothing
+            sent.append(sent[0])
+        events = []
+        for invoice in sent:
+            self.reference.invoice(invoice)
+            end = invoice.period_start + timedelta(days=29)
+            events.append(ev.subscription_invoiced(
+                invoice.invoice_id, deal.deal_id, period_start=invoice.period_start.isoformat(),
+                period_end=end.isoformat(), amount=f"{invoice.recurring_revenue:.2f}",
+                currency=invoice.currency,
+                invoiced_at=iso(datetime.combine(end + timedelta(days=1), time(), UTC))))
+        return events
+
+    def _adjustments(self) -> Phase:
+        """Manual adjustments of won deals, for the partner paid, another enrolled partner
+        (it earns nothing else on the deal) or a deal paid to nobody; some (deal, partner)
+        adjusted twice, one request sent twice; and one request for each rejection."""
+        phase = Phase("adjustments")
+        at = self.day(35)
+        chosen = self.rng.sample(self.won, min(len(self.won), max(6, len(self.won) // 8)))
+        everyone = [*self.partner_ids, *CAPPED_PARTNERS]
+        accepted = []
+        for n, deal_id in enumerate(chosen):
+            payee = self.reference.payee(self.reference.deals[deal_id])
+            partner_id = (payee[0] if payee is not None and n % 3 != 2
+                          else self.rng.choice(everyone))
+            for suffix in ("a", "b")[:1 + (n % 4 == 1)]:
+                cents = self.rng.randint(1, 100_000) * self.rng.choice((-1, 1))
+                accepted.append(Adjustment(f"a-{n}-{suffix}", deal_id, partner_id,
+                                           Decimal(cents) / 100, "USD"))
+        self.adjusted = chosen
+        for adjustment in accepted[:1] * 2 + accepted[1:]:  # the first in two events
+            self._adjust(phase, adjustment, at)
+        if not self.won:
+            return phase
+        some_deal = self.won[0]
+        for adjustment in (
+                Adjustment("a-unknown-deal", "d-unknown", self.partner_ids[0],
+                           Decimal("10.00"), "USD"),
+                *([Adjustment("a-lost-deal", self.lost[0], self.partner_ids[0],
+                              Decimal("10.00"), "USD")] if self.lost else []),
+                Adjustment("a-unknown-partner", some_deal, "p-unknown", Decimal("10.00"), "USD"),
+                Adjustment("a-other-currency", some_deal, self.partner_ids[0],
+                           Decimal("10.00"), "EUR")):
+            self._adjust(phase, adjustment, at)
+        return phase
+
+    def _adjust(self, phase: Phase, adjustment: Adjustment, at: datetime) -> None:
+        self.reference.adjust(adjustment)
+        phase.add("salesops.v1", ev.adjustment_requested(
+            adjustment.adjustment_id, adjustment.deal_id, adjustment.partner_id,
+            amount=f"{adjustment.amount:.2f}", currency=adjustment.currency,
+            requested_at=iso(at)))
 
     def _retroactive_policy(self) -> Phase:
         phase = Phase("retroactive-policy")
         policy = Policy(self.day(20), 2, {"referral": {"gold": "0.28"},
-                                          "reseller": {"platinum": "0.32"}}, {})
+                                          "reseller": {"platinum": "0.32"}}, {},
+                        revenue_share={"msp": {"platinum": "0.27"},
+                                       "referral": {"platinum": "0.05"}})
         self.reference.publish_policy(policy)
         phase.add("program.v1", ev.policy_published(
             "chaos-policy", version=2, effective_from=iso(policy.effective_from),
-            retroactive=True, time=iso(self.day(30)), commission_rates=policy.rates))
+            retroactive=True, time=iso(self.day(30)), commission_rates=policy.rates,
+            revenue_share_rates=policy.revenue_share))
         return phase
 
     def _refunds(self) -> Phase:
         phase = Phase("refunds")
-        for deal_id in self.won:
-            if self.rng.random() < 0.1:
+        for deal_id in self.won:  # the first adjusted and the first invoiced deal among them
+            if self.rng.random() < 0.1 or deal_id in (self.adjusted[:1] + self.invoiced[:1]):
+                self.refunded.append(deal_id)
                 self.reference.refund(deal_id)
                 phase.add("crm.v1", ev.deal_refunded(deal_id, iso(self.day(40))))
         return phase

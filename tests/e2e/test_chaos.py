@@ -32,3 +32,5 @@ def test_a_short_chaos_run_ends_as_the_fault_free_run_and_the_reference(tmp_path
     assert sum(figures["dlq_by_reason"].values()) >= figures["hostile_sent"]
     assert figures["registrations"] == 200
     assert figures["ledger_entries"] > 10
+    assert set(figures["adjustments"]) == {"accepted", "unknown_deal", "deal_not_won",
+                                           "unknown_partner", "currency_mismatch"}
