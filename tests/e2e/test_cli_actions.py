@@ -102,7 +102,7 @@ async def test_a_dispute_raised_and_resolved_from_the_command_line_is_settled(
         settled = await watch.one(CONFLICTS, dispute_id, "dispute.settled")
         assert settled["data"]["winner"] == {"registration_id": "r-2"}
         assert settled["data"]["rejected_registration_ids"] == ["r-1"]
-        [won] = watch.of(REGS, "r-2", "registration.approved")
+        won = await watch.one(REGS, "r-2", "registration.approved")  # once it has read it
         assert won["data"]["via"] == "dispute"
         await watch.wait(lambda: bool(watch.of(REGS, "r-1", "registration.rejected")))
 
