@@ -27,7 +27,8 @@ from dealreg.cli import (
 from dealreg.events.schemas.values import Program, Tier
 from dealreg.settings import Settings, SettingsError
 
-PROJECTION_NAMES = ("account_registry", "partner_metrics", "payout_ledger")
+PROJECTION_NAMES = ("account_registry", "partner_metrics", "payout_ledger",
+                    "partner_registrations")
 
 
 def with_store(sub: argparse.ArgumentParser, *, json: bool = True) -> argparse.ArgumentParser:
