@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from dealreg.cli import _parser, _settings, main
-from dealreg.settings import Settings, SettingsError
+from dealreg.settings import Settings, SettingsError, env_name
 
 
 def test_defaults_need_no_configuration() -> None:
@@ -77,3 +78,10 @@ def test_the_cli_reports_configuration_errors(
     monkeypatch.setenv("DEALREG_BATCH_MAX_RECORDS", "lots")
     assert main(["topics", "create"]) == 2
     assert "configuration error: DEALREG_BATCH_MAX_RECORDS" in capsys.readouterr().err
+
+
+def test_every_setting_is_in_the_readmes_configuration_table() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `") for line in readme.splitlines()
+            if line.startswith("| `DEALREG_")}
+    assert {env_name(spec.name) for spec in fields(Settings)} <= rows
