@@ -54,28 +54,26 @@ def list_disputes(who: SalesOps, read: Read,
     return {"disputes": document(found)}
 
 
-def _dispute(read: Stores, dispute_id: str) -> dict[str, Any]:
-    try:
-        timeline = salesops.timeline(read.conflict, dispute_id)
-    except salesops.NotFoundError:
-        raise ProblemError(404, f"no dispute {dispute_id!r}") from None
-    [summary] = [d for d in salesops.list_disputes(read.conflict)
-                 if d["dispute_id"] == dispute_id]
-    replay = salesops.replay(read.conflict, dispute_id)
-    case = salesops.case(read.conflict, dispute_id)
-    found: dict[str, Any] = document(summary | {
-        "timeline": timeline["timeline"], "evidence": case["evidence"],
-        "resolution": case["resolution"],
-        "replay": {"reproduced": replay["reproduced"], "decisions": replay["decisions"]}})
-    return found
-
-
 @router.get("/disputes/{dispute_id}")
 def read_dispute(dispute_id: str, who: SalesOps, read: Read) -> dict[str, Any]:
     """The dispute, the timeline of its account (every fact and decision, with the rule
     that fired), the replay's verdict (the rules re-run over the stored facts), the case
     each party made and, once settled, who resolved it and why."""
-    return _dispute(read, dispute_id)
+    try:
+        timeline = salesops.timeline(read.conflict, dispute_id)
+    except salesops.NotFoundError:
+        raise ProblemError(404, f"no dispute {dispute_id!r}") from None
+    dispute = salesops.dispute(read.conflict, dispute_id)
+    replay = salesops.replay(read.conflict, dispute_id)
+    case = salesops.case(read.conflict, dispute_id)
+    found: dict[str, Any] = document({
+        "dispute_id": dispute_id, "account_key": timeline["account_key"],
+        "kind": dispute.kind, "status": "open" if dispute.open else "settled",
+        "opened_at": dispute.opened_at, "registration_ids": dispute.registration_ids,
+        "opportunity_ids": dispute.opportunity_ids, "timeline": timeline["timeline"],
+        "evidence": case["evidence"], "resolution": case["resolution"],
+        "replay": {"reproduced": replay["reproduced"], "decisions": replay["decisions"]}})
+    return found
 
 
 def _said(text: str) -> str:

@@ -63,6 +63,8 @@ async def test_a_dispute_shows_its_timeline_replay_and_the_parties_case(api: Api
     dispute = answer.json()
     assert (dispute["dispute_id"], dispute["account_key"], dispute["status"]) == (
         "x-2", "domain:beta.example", "settled")
+    assert (dispute["kind"], sorted(dispute["registration_ids"]), dispute["opened_at"]) == (
+        "partner_vs_partner", ["r-3", "r-4"], "2026-03-05T00:00:00Z")
     assert [e["event"] for e in dispute["timeline"]] == [
         e["event"] for e in salesops.timeline(api.stores.conflict, "x-2")["timeline"]]
     assert "DisputeSettled" in [e["event"] for e in dispute["timeline"]]
