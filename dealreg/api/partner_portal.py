@@ -18,7 +18,7 @@ from dealreg.api.auth import Admits, Caller, stores
 from dealreg.api.problems import ProblemError, invalid
 from dealreg.api.statements import Format, statement
 from dealreg.api.stores import Stores
-from dealreg.api.values import Body, Sent, document, money, send
+from dealreg.api.values import Sent, StrictBody, document, money, send
 from dealreg.events.schemas.inputs import Contact, Prospect
 from dealreg.events.schemas.values import CountryCode, Days, Money, Name, UtcDatetime
 from dealreg.projections.partner_registrations import registrations_of
@@ -37,7 +37,7 @@ def _partner(caller: Caller) -> str:
     return caller.partner_id
 
 
-class RegistrationRequest(Body):
+class RegistrationRequest(StrictBody):
     """A registration, as the contract's ``registration.submitted`` without the ids: the
     partner is the token's, the id is dealreg's (see ``Idempotency-Key``)."""
 
@@ -119,13 +119,13 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
             "dispute_id": doc.get("dispute_id")}
 
 
-class ExtensionRequest(Body):
+class ExtensionRequest(StrictBody):
     days: Days
     #: When the extension is asked for (default: now).
     requested_at: UtcDatetime | None = None
 
 
-class WithdrawalRequest(Body):
+class WithdrawalRequest(StrictBody):
     #: When protection ends (default: now).
     withdrawn_at: UtcDatetime | None = None
 

@@ -12,7 +12,7 @@ from dealreg.actions import now
 from dealreg.actions.partner_admin import enrollment, tier_change
 from dealreg.api.auth import Admits, Caller, stores
 from dealreg.api.stores import Stores
-from dealreg.api.values import Body, Sent, send
+from dealreg.api.values import Sent, StrictBody, send
 from dealreg.events.schemas.values import Id, Name, Program, Tier, UtcDatetime
 from dealreg.services.program_policy import in_force, policy_document, stored_policies
 
@@ -21,7 +21,7 @@ ProgramOps = Annotated[Caller, Depends(Admits("program_ops"))]
 Read = Annotated[Stores, Depends(stores)]
 
 
-class EnrollmentRequest(Body):
+class EnrollmentRequest(StrictBody):
     partner_id: Id
     name: Name
     program: Program
@@ -37,7 +37,7 @@ async def enroll_partner(body: EnrollmentRequest, who: ProgramOps, read: Read) -
                                  tier=body.tier, at=body.enrolled_at or now()), read.produce)
 
 
-class TierChangeRequest(Body):
+class TierChangeRequest(StrictBody):
     tier: Tier
     #: From when; may be in the past (deals closed since are recomputed).
     effective_at: UtcDatetime

@@ -19,8 +19,7 @@ from dealreg.actions.salesops import adjustment, dispute_resolution, manual_amou
 from dealreg.api.auth import Admits, Caller, stores
 from dealreg.api.problems import ProblemError, invalid, invalid_fields
 from dealreg.api.stores import Stores
-from dealreg.api.values import Body as RequestBody
-from dealreg.api.values import Sent, document, money, moneys, send
+from dealreg.api.values import Sent, StrictBody, document, money, moneys, send
 from dealreg.events.schemas import BadInput
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.events.schemas.iso_codes import is_known_currency
@@ -82,7 +81,7 @@ def _said(text: str) -> str:
     return text
 
 
-class ResolutionRequest(RequestBody):
+class ResolutionRequest(StrictBody):
     """Exactly one of ``winner_registration_id`` (one of the dispute's registrations) and
     ``direct`` (true: the direct sales team)."""
 
@@ -180,7 +179,7 @@ def _manual(value: Money) -> Money:
     return Money(amount=manual_amount(value.amount), currency=value.currency)
 
 
-class AdjustmentRequest(RequestBody):
+class AdjustmentRequest(StrictBody):
     deal_id: Id
     partner_id: Id
     #: In cents, not zero; negative takes money back. The deal's currency.

@@ -31,7 +31,7 @@ def moneys(by_currency: Mapping[str, Decimal | str]) -> list[dict[str, str]]:
     return [money(amount, currency) for currency, amount in sorted(by_currency.items())]
 
 
-class Body(BaseModel):
+class StrictBody(BaseModel):
     """A request body: a field the endpoint does not name is refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
