@@ -47,9 +47,11 @@ def listen(settings: Settings) -> socket.socket:
     return sock
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """The API until ``stop`` is set; :class:`CannotListenError` when its address is taken."""
-    sock = listen(settings)
+async def serve(settings: Settings, stop: asyncio.Event,
+                sock: socket.socket | None = None) -> None:
+    """The API until ``stop`` is set, on ``sock`` (default: a socket of :func:`listen`:
+    :class:`CannotListenError` when the address is taken)."""
+    sock = sock or listen(settings)
     producer = Producer(settings)
     opened = contextlib.ExitStack()
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from datetime import datetime
+from functools import partial
 
 from dealreg.bootstrap import REGISTRATION, SERVICE_NAMES, chosen, prepare_stores
 from dealreg.cli.actions import fail
@@ -25,23 +26,24 @@ async def up(settings: Settings) -> int:
 
     start_local_broker = not settings.kafka_bootstrap
     try:
-        if settings.up_processes:
-            listen(settings).close()  # a taken address stops here, not in a child forever
-            await run_processes(settings, services=SERVICE_NAMES,
-                                prepare_stores=prepare_stores,
-                                start_local_broker=start_local_broker)
-            return 0
-        stop = asyncio.Event()
-        projecting = asyncio.create_task(follow_projections(settings, stop))
-        try:
-            await run_services(settings, chosen(SERVICE_NAMES),
-                               start_local_broker=start_local_broker, stop=stop,
-                               alongside=[serve_api])
-        finally:
-            stop.set()
-            await projecting
+        sock = listen(settings)  # a taken address stops here, before anything starts
     except CannotListenError as error:
         return fail(str(error))
+    if settings.up_processes:
+        sock.close()  # the API's process listens
+        await run_processes(settings, services=SERVICE_NAMES, prepare_stores=prepare_stores,
+                            start_local_broker=start_local_broker)
+        return 0
+    stop = asyncio.Event()
+    projecting = asyncio.create_task(follow_projections(settings, stop))
+    try:
+        await run_services(settings, chosen(SERVICE_NAMES),
+                           start_local_broker=start_local_broker, stop=stop,
+                           alongside=[partial(serve_api, sock=sock)])
+    finally:
+        sock.close()
+        stop.set()
+        await projecting
     return 0
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from dealreg.actions import now
 from dealreg.api.server import serve
@@ -178,10 +179,13 @@ def test_dealreg_api_serves_and_logs_no_token_email_or_query_string(tmp_path: Pa
         assert secret not in rest
 
 
-def test_a_taken_port_is_said_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["api"], ["up"], ["up", "--processes"]],
+                         ids=["api", "up", "up-processes"])
+def test_a_taken_port_is_said_in_one_line_before_anything_starts(
+        tmp_path: Path, command: list[str]) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        ran = subprocess.run([sys.executable, "-m", "dealreg.cli", "api"], cwd=REPO,
+        ran = subprocess.run([sys.executable, "-m", "dealreg.cli", *command], cwd=REPO,
                              env=_environment(tmp_path, port, "INFO"), capture_output=True,
                              text=True,
                              timeout=60, check=False)
