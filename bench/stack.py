@@ -26,8 +26,9 @@ SCHEMA_SERVICES = (*SERVICE_NAMES, "projections")
 
 
 def stack_env(settings: Settings) -> dict[str, str]:
-    """The environment of ``dealreg`` subprocesses for ``settings``."""
-    return settings.child_environ()
+    """The environment of ``dealreg`` subprocesses for ``settings`` (the HTTP API of
+    ``dealreg up`` on any free port: the benchmark does not call it)."""
+    return settings.with_overrides(api_port=0).child_environ()
 
 
 def dealreg_command(*args: str) -> list[str]:

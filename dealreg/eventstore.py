@@ -14,6 +14,7 @@ tracking, a position that is not greater than the stored one is refused with
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from types import ModuleType
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
@@ -30,6 +32,7 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     JSONTranscoder,
+    PersistenceError,
     ProcessRecorder,
     Recording,
     Tracking,
@@ -41,6 +44,8 @@ from dealreg.recorders import ChainedRecorder
 from dealreg.settings import Settings, SettingsError
 
 REFRESH_PAGE = 5_000
+#: The failures of an event store, whichever reports them.
+STORE_ERRORS = (PersistenceError, psycopg.Error, sqlite3.Error)
 
 #: Packages that moved: their current name -> the name their stored topics may still have.
 _FORMER_NAMES: dict[str, str] = {}

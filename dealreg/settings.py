@@ -47,6 +47,8 @@ class Settings:
     fetch_max_wait_ms: int = 20
     service_db_password: str = ""
     up_processes: bool = False
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +83,11 @@ class Settings:
             )
         if self.log_format not in ("json", "text"):
             raise SettingsError(f"{env_name('log_format')} must be 'json' or 'text'")
+        if not 0 <= self.api_port <= 65_535:
+            raise SettingsError(f"{env_name('api_port')} must be a port number from 0 (any "
+                                "free port) to 65535")
+        if not self.api_host.strip():
+            raise SettingsError(f"{env_name('api_host')} must name an address to listen on")
         if self.cipher_key and not _valid_aes_key(self.cipher_key):
             raise SettingsError(  # never echo the key itself
                 f"{env_name('cipher_key')} must be a base64 AES key of 16, 24 or 32 bytes")

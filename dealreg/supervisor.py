@@ -1,9 +1,10 @@
-"""``dealreg up --processes``: each service, and the projections follower, in its own process.
+"""``dealreg up --processes``: each service, the projections follower and the HTTP API in a
+process of its own.
 
 One Python process computes on one core at a time (the GIL), and ``dealreg up`` is
 CPU-bound in Python long before PostgreSQL is busy. The services share nothing but Kafka
 and their event stores, so they run as ``dealreg serve NAME`` children, as in production
-(one process per service), plus ``dealreg projections follow``.
+(one process per service), plus ``dealreg projections follow`` and ``dealreg api``.
 
 The parent starts the bundled broker (unless Kafka is configured), creates the topics and
 every store's tables once, so that children starting together never race to create the
@@ -67,7 +68,7 @@ class Child:
 
 def children(services: Sequence[str]) -> list[Child]:
     return [*(Child(name, ["serve", name]) for name in services),
-            Child("projections", ["projections", "follow"])]
+            Child("projections", ["projections", "follow"]), Child("api", ["api"])]
 
 
 async def run_processes(settings: Settings, *, services: Sequence[str],

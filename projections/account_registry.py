@@ -9,12 +9,8 @@ from typing import Any
 from dealreg.audit import plain
 from dealreg.projections.store import Document
 from dealreg.services.registration.domain import DealRegistration as R
+from dealreg.services.registration.status import STATUS
 
-#: event class → the status it leaves the registration in (``None``: status unchanged)
-STATUS: dict[type, str | None] = {
-    R.Submitted: "submitted", R.Approved: "approved", R.Rejected: "rejected",
-    R.PutUnderReview: "under_review", R.Extended: None, R.Withdrawn: "withdrawn",
-    R.Expired: "expired"}
 #: the fields of each event recorded on the claim
 FIELDS: dict[type, tuple[str, ...]] = {
     R.Submitted: ("partner_id", "submitted_at", "company_name", "estimated_value", "currency"),
@@ -37,8 +33,12 @@ class AccountRegistry:
     def apply(self, docs: dict[str, Document], service: str, event: Any) -> None:
         doc = docs[event.account_key]
         doc["account_key"] = event.account_key
-        claim = doc.setdefault("claims", {}).setdefault(event.registration_id, {})
-        kind = type(event)
-        if STATUS[kind] is not None:
-            claim["status"] = STATUS[kind]
-        claim.update((name, plain(getattr(event, name))) for name in FIELDS[kind])
+        record(doc.setdefault("claims", {}).setdefault(event.registration_id, {}), event)
+
+
+def record(claim: Document, event: Any) -> None:
+    """What ``event`` says of its registration, in the registration's document."""
+    kind = type(event)
+    if STATUS[kind] is not None:
+        claim["status"] = STATUS[kind]
+    claim.update((name, plain(getattr(event, name))) for name in FIELDS[kind])

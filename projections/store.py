@@ -9,12 +9,11 @@ Documents are JSON with money as decimal strings (never floats).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from dealreg.eventstore import ensure_schema, schema_name
+from dealreg.databases import Connection, connect
 from dealreg.settings import Settings
 
 Document = dict[str, Any]
@@ -28,14 +27,6 @@ SCHEMA = (
 )
 
 
-class Connection(Protocol):
-    def execute(self, query: Any, params: Any = ..., /) -> Any: ...
-    def cursor(self) -> Any: ...
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
-    def close(self) -> None: ...
-
-
 @dataclass
 class ReadStore:
     conn: Connection
@@ -43,24 +34,7 @@ class ReadStore:
 
     @classmethod
     def open(cls, settings: Settings) -> ReadStore:
-        if settings.uses_postgres:
-            import psycopg
-
-            schema = schema_name(settings, "projections")
-            if settings.create_tables:
-                ensure_schema(settings.database_url, schema)
-            pg = psycopg.connect(settings.database_url, options=f"-c search_path={schema}")
-            store = cls(pg, "%s")
-        else:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            lite = sqlite3.connect(settings.data_dir / "projections.sqlite", timeout=30,
-                                   check_same_thread=False)  # one user at a time
-            store = cls(lite, "?")
-        if settings.create_tables:
-            for statement in SCHEMA:
-                store.conn.execute(statement)
-            store.conn.commit()
-        return store
+        return cls(*connect(settings, "projections", SCHEMA))
 
     def close(self) -> None:
         self.conn.close()

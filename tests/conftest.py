@@ -46,7 +46,7 @@ def kafka_settings(local_broker: LocalBroker, tmp_path: Path) -> Settings:
 
 def drop_schemas(url: str, prefix: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        for service in (*SERVICE_NAMES, "projections"):
+        for service in (*SERVICE_NAMES, "projections", "api"):
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
                     sql.Identifier(f"{prefix}{service}")

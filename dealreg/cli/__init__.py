@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeAlias, get_args
 
 from dealreg import logs
+from dealreg.api.tokens import ROLES
 from dealreg.bootstrap import SERVICE_NAMES
 from dealreg.cli import (
     actions,
@@ -23,11 +24,13 @@ from dealreg.cli import (
     policy,
     projections,
     reports,
+    tokens,
 )
 from dealreg.events.schemas.values import Program, Tier
 from dealreg.settings import Settings, SettingsError
 
-PROJECTION_NAMES = ("account_registry", "partner_metrics", "payout_ledger")
+PROJECTION_NAMES = ("account_registry", "partner_metrics", "payout_ledger",
+                    "partner_registrations")
 
 
 def with_store(sub: argparse.ArgumentParser, *, json: bool = True) -> argparse.ArgumentParser:
@@ -63,8 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--processes", action="store_true", default=None,
                     help="each service and the projections follower in a process of its own, "
                     "to use every core (DEALREG_UP_PROCESSES; default: one process)")
+    _api_address(up)
     serve = with_store(commands.add_parser("serve", help="run one service (production)"))
     serve.add_argument("service", choices=SERVICE_NAMES)
+    _api_address(with_store(commands.add_parser(
+        "api", help="serve the HTTP API (docs/api.md): OpenAPI at /openapi.json, docs at "
+        "/docs"), json=False))
+    _token_commands(commands)
 
     topics = commands.add_parser("topics", help="manage the contract's topics")
     topics_commands = topics.add_subparsers(dest="topics_command", required=True)
@@ -246,6 +254,33 @@ def _partner_actions(partners_commands: Commands) -> None:
     tier.set_defaults(outgoing=actions.change_tier)
 
 
+def _api_address(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--api-host", metavar="ADDRESS", help="address the HTTP API listens "
+                         "on (DEALREG_API_HOST; default 127.0.0.1: this machine only)")
+    command.add_argument("--api-port", type=int, metavar="PORT",
+                         help="port of the HTTP API (DEALREG_API_PORT; default 8080)")
+
+
+def _token_commands(commands: Commands) -> None:
+    tokens = commands.add_parser("tokens", help="operators: the HTTP API's bearer tokens")
+    tokens_commands = tokens.add_subparsers(dest="tokens_command", required=True)
+    create = with_store(tokens_commands.add_parser(
+        "create", help="make a token and print it once (only its hash is kept)"), json=False)
+    create.add_argument("--role", required=True, choices=ROLES,
+                        help="what the token may call (docs/api.md)")
+    create.add_argument("--partner", metavar="PARTNER_ID", type=actions.said,
+                        help="the partner of a partner token: it sees only that partner's data")
+    create.add_argument("--name", required=True, type=actions.said, metavar="NAME",
+                        help="who holds it; names the holder in the events it sends "
+                        "(resolved_by, requested_by) and is never reused")
+    with_store(tokens_commands.add_parser(
+        "list", help="every token: name, role, partner, created, revoked (never the token)"),
+        json=False)
+    revoke = with_store(tokens_commands.add_parser(
+        "revoke", help="end a token: the API refuses it from now on"), json=False)
+    revoke.add_argument("name", metavar="NAME")
+
+
 def _policy_commands(commands: Commands) -> None:
     policy = commands.add_parser("policy", help="billing: the program policy and what a new "
                                  "one would change")
@@ -281,6 +316,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         data_dir=getattr(args, "data_dir", None),
         partitions=getattr(args, "partitions", None),
         up_processes=getattr(args, "processes", None),
+        api_host=getattr(args, "api_host", None),
+        api_port=getattr(args, "api_port", None),
     )
 
 
@@ -294,9 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.log_format)
     # a client command explains a broker out of reach in one line (below), without the
     # client library's own error lines; the services (up, serve) keep them
-    client = args.command not in ("up", "serve")
+    client = args.command not in ("up", "serve", "api")
     try:
-        with actions.quiet("aiokafka") if client else contextlib.nullcontext():
+        with logs.quiet("aiokafka") if client else contextlib.nullcontext():
             return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:
         return 130
@@ -312,11 +349,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await actions.send(args, settings)
     match args.command:
         case "up":
-            await operations.up(settings)
-            return 0
+            return await operations.up(settings)
         case "serve":
             await operations.serve(settings, args.service)
             return 0
+        case "api":
+            return await operations.api(settings)
+        case "tokens":
+            return await tokens.run_tokens(args, settings)
         case "expire-due":
             expired = await operations.expire_due_now(settings, args.now)
             for registration_id in expired:

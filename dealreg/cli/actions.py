@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import re
-import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
 
-import psycopg
 from aiokafka.errors import KafkaError
-from eventsourcing.persistence import PersistenceError
 
 from dealreg import actions
 from dealreg.actions import Outgoing, now
@@ -41,7 +36,8 @@ from dealreg.bootstrap import CONFLICT
 from dealreg.events.schemas import BadInput
 from dealreg.events.schemas.iso_codes import is_known_currency
 from dealreg.events.schemas.values import DECIMAL_PATTERN
-from dealreg.eventstore import ServiceApplication
+from dealreg.eventstore import STORE_ERRORS, ServiceApplication
+from dealreg.logs import quiet
 from dealreg.services.conflict import salesops
 from dealreg.settings import Settings
 
@@ -56,8 +52,6 @@ def fail(message: str) -> int:
     return 1
 
 
-#: The failures of an event store, whichever reports them.
-STORE_ERRORS = (PersistenceError, psycopg.Error, sqlite3.Error)
 #: The failures a command explains in one line instead of a traceback.
 EXPECTED = (CommandError, KafkaError, *STORE_ERRORS)
 
@@ -70,18 +64,6 @@ def explain(error: Exception, settings: Settings) -> str:
     if isinstance(error, KafkaError):
         return f"could not reach Kafka at {settings.bootstrap}: {said}"
     return said
-
-
-@contextlib.contextmanager
-def quiet(logger: str) -> Iterator[None]:
-    """Only the critical log lines of ``logger`` while the block runs."""
-    log = logging.getLogger(logger)
-    level = log.level
-    log.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
 
 
 # ------------------------------------------------------------------ argument types

@@ -7,7 +7,8 @@ services' login role with just what they need:
 
 * events and hashes tables: SELECT and INSERT only (no UPDATE, DELETE or TRUNCATE);
 * tracking tables (Kafka positions, one row per name): SELECT, INSERT and UPDATE;
-* projections (read models, rebuilt at will): SELECT, INSERT, UPDATE and DELETE.
+* projections (read models, rebuilt at will): SELECT, INSERT, UPDATE and DELETE;
+* the HTTP API's tokens: SELECT only (``dealreg tokens``, run as the owner, makes them).
 
 The services then run as that role with ``DEALREG_CREATE_TABLES=false``.
 """
@@ -21,6 +22,7 @@ from typing import LiteralString
 import psycopg
 from psycopg import sql
 
+from dealreg.api.tokens import TokenStore
 from dealreg.bootstrap import definitions
 from dealreg.eventstore import schema_name
 from dealreg.projections.store import ReadStore
@@ -55,6 +57,12 @@ def init(settings: Settings, role: str, password: str | None) -> list[str]:
         _grant(conn, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} "
                "TO {role}", schema, role)
         steps.append(f"schema {schema}: read models for {role}")
+        TokenStore.open(admin)  # creates the schema and its table
+        schema = schema_name(settings, "api")
+        _grant(conn, "GRANT USAGE ON SCHEMA {schema} TO {role}", schema, role)
+        _grant(conn, "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}", schema, role)
+        steps.append(f"schema {schema}: the HTTP API's tokens, read-only for {role} (made and "
+                     "revoked by the owner: dealreg tokens)")
     return steps
 
 

@@ -1,12 +1,15 @@
-"""Running dealreg: ``dealreg up`` (the whole stack), ``dealreg serve NAME`` (one service) and
-``dealreg expire-due`` (the one-shot expiry)."""
+"""Running dealreg: ``dealreg up`` (the whole stack), ``dealreg serve NAME`` (one service),
+``dealreg api`` (the HTTP API) and ``dealreg expire-due`` (the one-shot expiry)."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from datetime import datetime
+from functools import partial
 
 from dealreg.bootstrap import REGISTRATION, SERVICE_NAMES, chosen, prepare_stores
+from dealreg.cli.actions import fail
 from dealreg.cli.projections import follow_projections
 from dealreg.runtime import publish_stored
 from dealreg.services.registration.expiry import ExpiryIndex, expire_due
@@ -15,21 +18,52 @@ from dealreg.stack import run_services
 from dealreg.supervisor import run_processes
 
 
-async def up(settings: Settings) -> None:
-    """Every service and the projections follower, in this process or one process each."""
+async def up(settings: Settings) -> int:
+    """Every service, the projections follower and the HTTP API, in this process or one
+    process each."""
+    from dealreg.api.server import CannotListenError, listen
+    from dealreg.api.server import serve as serve_api
+
     start_local_broker = not settings.kafka_bootstrap
+    try:
+        sock = listen(settings)  # a taken address stops here, before anything starts
+    except CannotListenError as error:
+        return fail(str(error))
     if settings.up_processes:
+        sock.close()  # the API's process listens
         await run_processes(settings, services=SERVICE_NAMES, prepare_stores=prepare_stores,
                             start_local_broker=start_local_broker)
-        return
+        return 0
     stop = asyncio.Event()
     projecting = asyncio.create_task(follow_projections(settings, stop))
     try:
         await run_services(settings, chosen(SERVICE_NAMES),
-                           start_local_broker=start_local_broker, stop=stop)
+                           start_local_broker=start_local_broker, stop=stop,
+                           alongside=[partial(serve_api, sock=sock)])
     finally:
+        sock.close()
         stop.set()
         await projecting
+    return 0
+
+
+async def api(settings: Settings) -> int:
+    """The HTTP API alone, until SIGINT or SIGTERM."""
+    from dealreg.api.server import CannotListenError
+    from dealreg.api.server import serve as serve_api
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve_api(settings, stop)
+    except CannotListenError as error:
+        return fail(str(error))
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return 0
 
 
 async def serve(settings: Settings, name: str) -> None:

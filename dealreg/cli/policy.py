@@ -15,9 +15,10 @@ from dealreg.actions import now
 from dealreg.actions.producing import validate_lines
 from dealreg.bootstrap import PAYOUTS
 from dealreg.cli import kafka
-from dealreg.cli.actions import EXPECTED, CommandError, explain, fail, quiet
+from dealreg.cli.actions import EXPECTED, CommandError, explain, fail
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.events.schemas.values import TIER_ORDER, format_utc
+from dealreg.logs import quiet
 from dealreg.services.payouts.reports import (
     Change,
     change_document,

@@ -14,9 +14,11 @@ from typing import Any
 
 from dealreg.audit import business_fields
 from dealreg.events.schemas.inputs import PolicyPublished
+from dealreg.events.schemas.outputs import PayoutAdjusted, PayoutCalculated
 from dealreg.eventstore import ServiceApplication
 from dealreg.processing import UnitOfWork
 from dealreg.services.payouts.domain import DealPayouts
+from dealreg.services.payouts.emissions import emit
 from dealreg.services.payouts.reconciliation import (
     account,
     deal_payouts,
@@ -117,6 +119,23 @@ def statement(app: ServiceApplication, partner_id: str, start: date, end: date
         totals[row["currency"]] = totals.get(row["currency"], Decimal("0.00")) + row["amount"]
     return {"partner_id": partner_id, "from": start, "to": end, "rows": rows,
             "totals": totals}
+
+
+def due(app: ServiceApplication, until: date) -> list[dict[str, Any]]:
+    """Every payout event billing received whose ``payable_on`` is ``until`` or earlier, as
+    it received it (its name and its payouts.v1 data), with the amount it moves (a payout's
+    total, an adjustment's delta): by ``payable_on``, deal, partner and sequence."""
+    rows = []
+    for event in app.stored_events(DealPayouts.Calculated, DealPayouts.Adjusted):
+        for emission in emit(event):
+            data = emission.data
+            assert isinstance(data, PayoutCalculated | PayoutAdjusted)
+            if data.payable_on <= until:
+                amount = data.total if isinstance(data, PayoutCalculated) else data.delta
+                rows.append({"event": emission.name, "amount": amount.model_dump(mode="json"),
+                             **data.model_dump(mode="json")})
+    return sorted(rows, key=lambda row: (row["payable_on"], row["deal_id"], row["partner_id"],
+                                         row["sequence"]))
 
 
 def statement_csv(result: dict[str, Any]) -> str:

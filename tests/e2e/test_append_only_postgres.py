@@ -14,6 +14,8 @@ import pytest
 from eventsourcing.cryptography import AESCipher
 from psycopg import sql
 
+from dealreg.actions import now
+from dealreg.api.tokens import TokenStore
 from dealreg.bootstrap import REGISTRATION
 from dealreg.cli.database import init
 from dealreg.services.partners import Partner
@@ -37,7 +39,7 @@ def service_role(postgres_settings: Settings) -> Iterator[tuple[Settings, Settin
     as_role = urlunsplit(url._replace(netloc=f"{role}:{PASSWORD}@{url.hostname}:{url.port}"))
     yield admin, replace(admin, database_url=as_role, create_tables=False)
     with psycopg.connect(admin.database_url, autocommit=True) as conn:
-        for schema in ("registration", "conflict", "payouts", "projections"):
+        for schema in ("registration", "conflict", "payouts", "projections", "api"):
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
                 sql.Identifier(f"{admin.db_schema_prefix}{schema}")))
         conn.execute(sql.SQL("DROP OWNED BY {0}; DROP ROLE {0}").format(sql.Identifier(role)))
@@ -100,3 +102,17 @@ async def test_a_row_altered_by_a_superuser_is_named_by_audit_verify(
             "(Partner.Enrolled of") in stdout
     assert "v7): does not match its recorded hash" in stdout
     assert "conflict: ok, 0 events" in stdout
+
+
+def test_the_service_role_reads_the_api_tokens_and_cannot_make_or_revoke_them(
+        service_role: tuple[Settings, Settings]) -> None:
+    admin, service = service_role
+    token = TokenStore.open(admin).create("ops-lead", "sales_ops", None, now())
+    tokens = TokenStore.open(service)
+    holder = tokens.authenticate(token)
+    assert holder is not None
+    assert holder.name == "ops-lead"
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        tokens.create("intruder", "auditor", None, now())
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        tokens.revoke("ops-lead", now())

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from dealreg.local_broker import free_port
@@ -59,6 +60,7 @@ def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
         "DEALREG_DATA_DIR": str(tmp_path / "data"),
         "DEALREG_SESSION_TIMEOUT_MS": "2000",
         "DEALREG_LOG_FORMAT": "text",
+        "DEALREG_API_PORT": str(free_port()),
     }
     up = subprocess.Popen([*DEALREG, "up", *request.param], cwd=REPO, env=env, text=True,
                           stderr=subprocess.PIPE)
@@ -86,16 +88,36 @@ def test_up_publish_tail_and_clean_stop(
 ) -> None:
     env, up, lines = stack
     assert_registrations_decided(env)
+    assert_the_api_serves_the_partner(env, lines)
     up.send_signal(signal.SIGINT)
     assert up.wait(timeout=60) == 0
     lines.wait_for("stopping")
+
+
+def assert_the_api_serves_the_partner(env: dict[str, str], lines: StderrLines) -> None:
+    """``dealreg up`` serves the HTTP API on DEALREG_API_PORT: a partner's token reads the
+    partner's registration, decided by the stack, and lists it from the read models."""
+    where = f"http://127.0.0.1:{env['DEALREG_API_PORT']}"
+    assert where in lines.wait_for("dealreg api:")
+    created = dealreg(env, "tokens", "create", "--role", "partner", "--partner",
+                      "partner-northwind", "--name", "northwind-portal")
+    assert created.returncode == 0, created.stderr
+    headers = {"Authorization": f"Bearer {created.stdout.strip()}"}
+    with httpx.Client(base_url=where, headers=headers, timeout=30) as client:
+        assert client.get("/openapi.json").status_code == 200
+        read = client.get("/api/v1/registrations/reg-1001").json()
+        assert (read["status"], read["account_key"]) == ("expired", "domain:xn--mller-kva.de")
+        listed = client.get("/api/v1/registrations").json()["registrations"]
+        assert "reg-1001" in [r["registration_id"] for r in listed]
+        assert client.get("/api/v1/registrations/reg-1002").status_code == 404  # contoso's
 
 
 def test_a_killed_service_process_is_started_again_and_loses_nothing(tmp_path: Path) -> None:
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
     env |= {"DEALREG_LOCAL_BROKER_PORT": str(port), "DEALREG_DATA_DIR": str(tmp_path / "data"),
-            "DEALREG_SESSION_TIMEOUT_MS": "2000", "DEALREG_LOG_FORMAT": "json"}
+            "DEALREG_SESSION_TIMEOUT_MS": "2000", "DEALREG_LOG_FORMAT": "json",
+            "DEALREG_API_PORT": str(free_port())}
     up = subprocess.Popen([*DEALREG, "up", "--processes"], cwd=REPO, env=env, text=True,
                           stderr=subprocess.PIPE)
     lines = StderrLines(up)
@@ -203,11 +225,16 @@ def test_ctrl_c_in_a_terminal_stops_the_stack_before_its_broker(tmp_path: Path,
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("DEALREG_")}
     env |= {"DEALREG_LOCAL_BROKER_PORT": str(port), "DEALREG_DATA_DIR": str(tmp_path / "data"),
-            "DEALREG_SESSION_TIMEOUT_MS": "2000"}
+            "DEALREG_SESSION_TIMEOUT_MS": "2000", "DEALREG_API_PORT": str(free_port())}
     up = subprocess.Popen([*DEALREG, "up", *mode], cwd=REPO, env=env, text=True,
                           stderr=subprocess.PIPE, start_new_session=True)
     lines = StderrLines(up)
     lines.wait_for("dealreg up:")
+    for service in ("registration", "conflict", "payouts"):  # every process is past its start
+        lines.wait_for('"service started"', f'"service": "{service}"')
+    lines.wait_for("dealreg api:")
+    if mode:
+        lines.wait_for("following the event stores")  # the projections process
     time.sleep(3)  # consumers joined their groups
     os.killpg(up.pid, signal.SIGINT)  # what the terminal does
     assert up.wait(timeout=60) == 0

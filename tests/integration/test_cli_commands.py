@@ -5,7 +5,6 @@ what cannot apply, ``policy show`` and ``policy simulate``."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -18,17 +17,10 @@ import pytest
 
 from dealreg.actions.salesops import raised_dispute_id
 from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
-from dealreg.cli import main
 from dealreg.settings import Settings
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
-
-
-@dataclass(frozen=True)
-class Ran:
-    status: int
-    stdout: str
-    stderr: str
+from tests.support.cli import Ran, dealreg
 
 
 @dataclass
@@ -44,23 +36,6 @@ class Program:
     def dealreg(self, *argv: str) -> Ran:
         # kafka is never reached: each of these refuses or only reads
         return dealreg(self.capsys, self.monkeypatch, self.settings, *argv)
-
-
-def dealreg(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-            settings: Settings, *argv: str) -> Ran:
-    """``dealreg ARGV`` in this process, configured as ``settings`` say."""
-    capsys.readouterr()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    with monkeypatch.context() as patch:
-        for name, value in settings.environ().items():
-            patch.setenv(name, value)
-        try:
-            status = main(list(argv))
-        finally:
-            root.handlers[:], root.level = handlers, level
-    out, err = capsys.readouterr()
-    return Ran(status, out, err)
 
 
 @pytest.fixture

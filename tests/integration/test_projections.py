@@ -72,6 +72,10 @@ def _assert_meaningful(store: ReadStore) -> None:
     assert {"approved", "rejected"} <= statuses
     assert sum(len(doc["claims"]) for doc in registry.values()) == REGISTRATIONS
 
+    registrations = dict(store.documents("partner_registrations"))
+    assert len(registrations) == REGISTRATIONS
+    assert {doc["status"] for doc in registrations.values()} >= {"approved", "rejected"}
+
     ledger = dict(store.documents("payout_ledger"))
     kinds = {entry["kind"] for doc in ledger.values() for entry in doc["entries"]}
     assert kinds == {"payout", "adjustment"}
@@ -136,10 +140,11 @@ async def test_rebuild_status_and_show_from_the_command_line(settings: Settings)
     bus.close()
 
     stdout, _ = await run_dealreg(settings, "projections", "status")
-    assert len(stdout.splitlines()) == 4  # registry 1 source, metrics 2, ledger 1
+    assert len(stdout.splitlines()) == 5  # registry 1 source, metrics 2, ledger 1, partner
+    #                                       registrations 1
     assert not any(line.endswith("behind 0") for line in stdout.splitlines())
     _, stderr = await run_dealreg(settings, "projections", "rebuild")
-    assert stderr.count("100%") == 1  # one pass over the logs for the three
+    assert stderr.count("100%") == 1  # one pass over the logs for them all
     assert all(f"{name}: rebuilt from" in stderr for name in all_projections())
     stdout, _ = await run_dealreg(settings, "projections", "status")
     assert all(line.endswith("behind 0") for line in stdout.splitlines())

@@ -14,14 +14,17 @@ DEALREG = REPO / "dealreg"
 
 #: Folder (as imported) -> the dealreg packages its modules must not import.
 FORBIDDEN = {
-    "dealreg": ("dealreg.services", "dealreg.projections", "dealreg.bootstrap", "dealreg.cli"),
+    "dealreg": ("dealreg.services", "dealreg.projections", "dealreg.bootstrap", "dealreg.cli",
+                "dealreg.api"),
     "dealreg.events": ("dealreg.services", "dealreg.projections", "dealreg.bootstrap",
-                       "dealreg.cli", "dealreg.runtime", "dealreg.eventstore"),
-    "dealreg.services": ("dealreg.projections", "dealreg.bootstrap", "dealreg.cli"),
-    "dealreg.projections": ("dealreg.bootstrap", "dealreg.cli"),
+                       "dealreg.cli", "dealreg.api", "dealreg.runtime", "dealreg.eventstore"),
+    "dealreg.services": ("dealreg.projections", "dealreg.bootstrap", "dealreg.cli",
+                         "dealreg.api"),
+    "dealreg.projections": ("dealreg.bootstrap", "dealreg.cli", "dealreg.api"),
 }
 #: The composition root and the entry points, which may import everything.
 COMPOSITION = {"dealreg.bootstrap"}
+ENTRY_POINTS = ("dealreg.cli", "dealreg.api")
 #: Former top-level names, importable from a checkout but never to be imported.
 FORMER = ("services", "events", "projections")
 
@@ -53,7 +56,7 @@ def imported(path: Path) -> set[str]:
 
 
 def layer(module: str) -> str | None:
-    if module in COMPOSITION or module.startswith("dealreg.cli"):
+    if module in COMPOSITION or module.startswith(ENTRY_POINTS):
         return None
     for folder in sorted(FORBIDDEN, key=len, reverse=True):
         if module == folder or module.startswith(f"{folder}."):

@@ -61,6 +61,16 @@ def test_the_services_log_in_as_the_append_only_role_db_init_creates() -> None:
     assert services["projections"]["command"] == ["projections", "follow"]
 
 
+def test_the_api_logs_in_as_the_service_role_and_is_published_on_this_machine_only() -> None:
+    api = compose()["services"]["api"]
+    assert api["command"] == ["api"]
+    assert api["environment"]["DEALREG_DATABASE_URL"].startswith("postgresql://dealreg_service:")
+    assert api["environment"]["DEALREG_CREATE_TABLES"] == "false"
+    assert api["environment"]["DEALREG_API_HOST"] == "0.0.0.0"  # inside its container
+    assert api["ports"] == ["127.0.0.1:8080:8080"]
+    assert api["depends_on"]["db-init"]["condition"] == "service_completed_successfully"
+
+
 def test_topics_are_created_once_before_the_services_start() -> None:
     topics = compose()["services"]["topics"]
     assert topics["command"] == ["topics", "create"]

@@ -42,3 +42,12 @@ def test_emails_and_url_passwords_are_redacted(formatter: logging.Formatter) -> 
 
 def test_redact_leaves_account_keys_alone() -> None:
     assert redact("name:US:acme domain:xn--mller-kva.de") == "name:US:acme domain:xn--mller-kva.de"
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter(), TextFormatter()])
+def test_the_web_servers_coloured_copy_of_a_message_is_left_out(
+        formatter: logging.Formatter) -> None:
+    line = formatter.format(record("Started server process [7]",
+                                   color_message="Started server process [\x1b[36m%d\x1b[0m]"))
+    assert "\x1b" not in line
+    assert "color_message" not in line

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from dealreg.cli import main
-from dealreg.settings import Settings, SettingsError
+from dealreg.cli import _parser, _settings, main
+from dealreg.settings import Settings, SettingsError, env_name
 
 
 def test_defaults_need_no_configuration() -> None:
     settings = Settings.from_env({})
+    assert (settings.api_host, settings.api_port) == ("127.0.0.1", 8080)  # this machine only
     assert settings.data_dir == Path(".dealreg")
     assert not settings.uses_postgres
     assert settings.bootstrap == "127.0.0.1:9092"
@@ -44,6 +46,9 @@ def test_environment_variables_are_read_and_converted() -> None:
         ({"DEALREG_PARTITIONS": "0"}, "DEALREG_PARTITIONS must be at least 1"),
         ({"DEALREG_DATABASE_URL": "mysql://x/y"}, "DEALREG_DATABASE_URL must be a postgresql://"),
         ({"DEALREG_LOG_FORMAT": "xml"}, "DEALREG_LOG_FORMAT must be 'json' or 'text'"),
+        ({"DEALREG_API_PORT": "http"}, "DEALREG_API_PORT must be a whole number"),
+        ({"DEALREG_API_PORT": "65536"}, "DEALREG_API_PORT must be a port number"),
+        ({"DEALREG_API_HOST": " "}, "DEALREG_API_HOST must name an address"),
     ],
 )
 def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> None:
@@ -56,6 +61,15 @@ def test_flags_override_the_environment() -> None:
         topic_prefix="flag.", partitions=None)
     assert settings.topic_prefix == "flag."
     assert settings.partitions == 3
+    api = Settings.from_env({"DEALREG_API_PORT": "9000", "DEALREG_API_HOST": "0.0.0.0"})
+    assert (api.api_host, api.api_port) == ("0.0.0.0", 9000)
+
+
+@pytest.mark.parametrize("command", [["api"], ["up"]])
+def test_the_api_address_has_flags(command: list[str]) -> None:
+    args = _parser().parse_args([*command, "--api-host", "0.0.0.0", "--api-port", "9001"])
+    settings = _settings(args)
+    assert (settings.api_host, settings.api_port) == ("0.0.0.0", 9001)
 
 
 def test_the_cli_reports_configuration_errors(
@@ -64,3 +78,10 @@ def test_the_cli_reports_configuration_errors(
     monkeypatch.setenv("DEALREG_BATCH_MAX_RECORDS", "lots")
     assert main(["topics", "create"]) == 2
     assert "configuration error: DEALREG_BATCH_MAX_RECORDS" in capsys.readouterr().err
+
+
+def test_every_setting_is_in_the_readmes_configuration_table() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `") for line in readme.splitlines()
+            if line.startswith("| `DEALREG_")}
+    assert {env_name(spec.name) for spec in fields(Settings)} <= rows
