@@ -59,13 +59,18 @@ def refused(ran: Ran) -> str:
 RESOLVE = ("--by", "ops-lead-1", "--rationale", "the partner met the buyer first")
 
 
-def test_a_resolution_is_refused_unless_the_store_has_the_open_dispute_and_the_winner(
-        program: Program) -> None:
-    bus = program.bus
+def r_2_loses_acme_to_r_1(bus: InMemoryBus) -> None:
+    """p-a's r-1 holds acme.example; p-b's r-2, submitted a day later, is denied."""
     for registration_id, partner_id, submitted_at in (("r-1", "p-a", "2026-03-01"),
                                                       ("r-2", "p-b", "2026-03-02")):
         bus.send("registrations.requests.v1", ev.registration_submitted(
             registration_id, partner_id, submitted_at=f"{submitted_at}T00:00:00Z"))
+
+
+def test_a_resolution_is_refused_unless_the_store_has_the_open_dispute_and_the_winner(
+        program: Program) -> None:
+    bus = program.bus
+    r_2_loses_acme_to_r_1(bus)
     bus.send("salesops.v1", ev.dispute_raised("x-1", "r-2", raised_at="2026-03-03T00:00:00Z"))
 
     unknown = refused(program.dealreg("disputes", "resolve", "x-9", "--direct", *RESOLVE))
@@ -86,10 +91,7 @@ def test_a_resolution_is_refused_unless_the_store_has_the_open_dispute_and_the_w
 def test_a_dispute_is_raised_only_for_a_registration_denied_for_a_conflict(
         program: Program) -> None:
     bus = program.bus
-    for registration_id, partner_id, submitted_at in (("r-1", "p-a", "2026-03-01"),
-                                                      ("r-2", "p-b", "2026-03-02")):
-        bus.send("registrations.requests.v1", ev.registration_submitted(
-            registration_id, partner_id, submitted_at=f"{submitted_at}T00:00:00Z"))
+    r_2_loses_acme_to_r_1(bus)
     evidence = ("--evidence", "we met the buyer first", "--at", "2026-03-03T00:00:00Z")
 
     unknown = refused(program.dealreg("disputes", "raise", "r-9", *evidence))
