@@ -29,7 +29,7 @@ def _run_audit(args: argparse.Namespace, settings: Settings) -> int:
                 print(json.dumps(event, ensure_ascii=False) if args.json else _line(event))
             return 0
         if args.audit_command == "verify":
-            return _verify(apps)
+            return _verify(apps, settings)
         out = Path(args.output).open("w") if args.output else sys.stdout  # noqa: SIM115
         try:
             count = 0
@@ -49,13 +49,21 @@ def _line(event: dict[str, object]) -> str:
             f"{event['type']:<28} hash {str(event['hash'])[:16]}…  {data}")
 
 
-def _verify(apps: dict[str, ServiceApplication]) -> int:
-    failed = False
+def _verify(apps: dict[str, ServiceApplication], settings: Settings) -> int:
+    """Exit 1 when a chain is broken, and when there is nothing to verify: stores without
+    a single event are more likely the wrong place than a verified history."""
+    failed, events = False, 0
     for name, app in apps.items():
         report = audit.verify(name, app)
+        events += report.events
         if report.problem:
             failed = True
             print(f"{name}: FAILED after {report.events} good events: {report.problem}")
         else:
             print(f"{name}: ok, {report.events} events, head {report.head}")
+    if not events:
+        print(f"dealreg: nothing to verify: the stores hold no event "
+              f"({settings.store_description()}); check --store or --data-dir",
+              file=sys.stderr)
+        return 1
     return 1 if failed else 0

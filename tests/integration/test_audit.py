@@ -131,3 +131,11 @@ def test_history_is_append_only_on_sqlite(tmp_path: Path) -> None:
                           "DELETE FROM stored_events_hashes"):
             with pytest.raises(sqlite3.IntegrityError, match="stored events are append-only"):
                 db.execute(statement)
+
+
+async def test_audit_verify_of_stores_without_any_event_is_no_pass(tmp_path: Path) -> None:
+    """An auditor pointed at the wrong place must not get "ok"."""
+    settings = Settings(data_dir=tmp_path / "nowhere")
+    _, stderr = await run_dealreg(settings, "audit", "verify", status=1)
+    assert "dealreg: nothing to verify: the stores hold no event" in stderr
+    assert "check --store or --data-dir" in stderr
