@@ -49,6 +49,7 @@ class Settings:
     up_processes: bool = False
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    dispute_review_hours: int = 48
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +82,9 @@ class Settings:
             raise SettingsError(
                 f"{env_name('database_url')} must be a postgresql:// URL (or empty for SQLite)"
             )
+        if self.dispute_review_hours < 1:
+            raise SettingsError(f"{env_name('dispute_review_hours')} must be at least 1 (hours "
+                                "a dispute may wait for a resolution)")
         if self.log_format not in ("json", "text"):
             raise SettingsError(f"{env_name('log_format')} must be 'json' or 'text'")
         if not 0 <= self.api_port <= 65_535:

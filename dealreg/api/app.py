@@ -1,6 +1,6 @@
 """The HTTP API: one FastAPI application, its endpoints under ``/api/v1`` (one router per
 kind of user), its OpenAPI document at ``/openapi.json`` and its documentation at
-``/docs``. Everything outside ``/api`` is free for a web console on the same app.
+``/docs``; the web console (dealreg.console) has the rest of the address space.
 
 Each request is logged in one line: method, path (never the query string), status, time
 taken and the token's name and role, never the token, a cookie or a body.
@@ -14,6 +14,7 @@ import time
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dealreg import console
 from dealreg.api import audit, billing, partner_portal, program_ops, salesops
 from dealreg.api.problems import RESPONSES, install
 from dealreg.api.stores import Stores
@@ -39,6 +40,7 @@ def create_app(stores: Stores) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX, responses=RESPONSES)
     install(app)
+    console.install(app)
     app.add_middleware(RequestLog)
     return app
 
