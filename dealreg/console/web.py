@@ -162,13 +162,21 @@ async def call(endpoint: Callable[..., Any], who: Caller, **arguments: Any) -> A
         raise invalid_event(bad) from None
 
 
+#: What a form says of a field, by the kind of pydantic error, in words for people.
+PLAIN = {"missing": "is required", "string_too_short": "must not be empty",
+         "string_pattern_mismatch": "is not in the form asked for (see the label)",
+         "date_from_datetime_parsing": "must be a date, as 2026-03-05",
+         "decimal_parsing": "must be a number, as 1250.00"}
+
+
 def body(model: type[BaseModel], fields: Mapping[str, Any]) -> Any:
     """A request body of ``model`` made of a form's fields (422 naming each bad one)."""
     try:
         return model.model_validate(fields)
     except ValidationError as error:
-        raise invalid_fields([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
-                             ) from None
+        raise invalid_fields([{**e, "loc": ("body", *e["loc"]),
+                               "msg": PLAIN.get(e["type"], e["msg"])}
+                              for e in error.errors()]) from None
 
 
 def text(posted: FormData, name: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from dealreg.actions import now
 from dealreg.actions.producing import Message
@@ -59,6 +60,7 @@ class Api:
     produced: Produced
     settings: Settings
     tokens: dict[str, str]
+    app: FastAPI
 
     def auth(self, holder: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[holder]}"}
@@ -107,10 +109,10 @@ async def running_api(settings: Settings) -> AsyncIterator[Api]:
         with open_stores(settings, produced) as stores:
             tokens = {name: stores.tokens.create(name, role, partner, now())
                       for name, (role, partner) in HOLDERS.items()}
-            transport = httpx.ASGITransport(app=create_app(stores))
-            async with httpx.AsyncClient(transport=transport,
+            app = create_app(stores)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                          base_url="http://dealreg.test") as client:
-                api = Api(bus, stores, client, produced, settings, tokens)
+                api = Api(bus, stores, client, produced, settings, tokens, app)
                 api.project()
                 yield api
     finally:
