@@ -51,7 +51,9 @@ async def test_signing_in_opens_an_http_only_strict_session_that_never_holds_the
         "csrf": csrf_of(form.text), "token": api.tokens["ops-lead"], "next": "/disputes"})
     assert (answer.status_code, answer.headers["location"]) == (303, "/disputes")
     cookie = answer.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert cookie.startswith(f"{COOKIE}=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
     assert api.tokens["ops-lead"] not in cookie
     assert someone.client.cookies[COOKIE] != before  # a new session once signed in
     page = await someone.read("/disputes")
@@ -113,7 +115,8 @@ async def test_the_queue_shows_each_disputes_age_against_the_review_target(api: 
     queue = words(answer.text)
     assert "Review target: 48 h" in queue
     assert 'class="queue-item overdue" id="dispute-x-1"' in answer.text
-    assert "overdue by" in queue and "review by 2026-03-08 00:00:00 UTC" in queue
+    assert "overdue by" in queue
+    assert "review by 2026-03-08 00:00:00 UTC" in queue
 
 
 async def test_a_dispute_not_yet_due_is_not_marked(kafka_settings: Settings) -> None:
@@ -192,7 +195,8 @@ async def test_a_partner_registers_through_the_form_and_reads_only_its_own(api: 
     page = await partner.read(f"/registrations/{registration_id}")
     assert "Globex approved" in page
     listed = await partner.read("/registrations")
-    assert "Globex" in listed and "r-1" not in listed
+    assert "Globex" in listed
+    assert "r-1" not in listed
     other = await signed_in(api, "portal-b")
     assert "Not found" in await other.read(f"/registrations/{registration_id}", status=404)
 
@@ -205,7 +209,8 @@ async def test_availability_says_unavailable_without_naming_the_holder(api: Api)
     for other in ("p-a", "r-1", "2026-03-01"):
         assert other not in answer
     free = await partner.read("/availability?company_name=Initech&country=US")
-    assert "Available" in free and "Unavailable" not in free
+    assert "Available" in free
+    assert "Unavailable" not in free
     missing = await partner.get("/availability?company_name=Initech&country=")
     assert 'id="country-error">is not in the form asked for' in missing.text
     assert "Available" not in words(missing.text)
@@ -226,16 +231,19 @@ async def test_statements_open_as_pages_and_download_as_csv(api: Api) -> None:
     assert "must not be before from" in backwards
     partner = await signed_in(api, "portal-b")
     own = await partner.read("/statement?from=2026-03-01&to=2026-03-31")
-    assert "d-1" not in own and "Nothing in this period" in own
+    assert "d-1" not in own
+    assert "Nothing in this period" in own
 
 
 async def test_the_audit_page_verifies_every_chain(api: Api) -> None:
     auditor = await signed_in(api, "auditor-1")
     page = await auditor.read("/audit")
     assert "Every hash chain verifies" in page
-    assert "registration" in page and "conflict" in page and "payouts" in page
+    for service in ("registration", "conflict", "payouts"):
+        assert f" {service} " in page
     history = await auditor.read("/audit/history?id=d-1")
-    assert "DealClosed" in history or "deal" in history
+    assert "payouts · DealPayouts.Calculated" in history
+    assert "registration · DealRegistration.Approved" in history
 
 
 async def test_signing_out_or_revoking_the_token_ends_the_session(api: Api) -> None:
@@ -262,8 +270,7 @@ async def test_errors_are_pages_for_people_and_problems_for_the_api(api: Api) ->
     assert missing.headers["content-type"].startswith("text/html")
     assert "no dispute 'x-none'" in words(missing.text)
     bad_date = await ops.read("/accounts?account=acme.example&as_of=yesterday", status=422)
-    assert "as_of: must be a date, as 2026-03-05" in bad_date.replace("as of", "as_of") or (
-        "must be a date" in bad_date)
+    assert "as of: must be a date, as 2026-03-05" in bad_date
     nowhere = await ops.get("/no-such-page")
     assert (nowhere.status_code, nowhere.headers["content-type"][:9]) == (404, "text/html")
     api_missing = await api.get("ops-lead", "/api/v1/disputes/x-none")
