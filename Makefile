@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-unit lint typecheck pytest clean bench chaos
+.PHONY: run test test-unit lint typecheck pytest clean bench chaos browser screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "dealreg needs Python 3.11+")'
@@ -27,8 +27,23 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy dealreg tests examples/billing examples/audit bench chaos
 
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev browser
 	$(BIN)/pytest -q
+
+# The browser tests (tests/browser) drive Debian's chromium with Playwright (no browser is
+# downloaded): installed here when missing, as root.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium for the browser tests (apt-get)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium >/dev/null; } || { \
+	    echo "dealreg: cannot install chromium: run 'apt-get install chromium' as root (the browser tests need $(CHROMIUM))" >&2; \
+	    exit 1; }; }
+
+# The console's screenshots in docs/console/, made by the browser tests.
+screenshots: $(VENV)/.installed-dev browser
+	DEALREG_SCREENSHOTS=docs/console $(BIN)/pytest -q tests/browser -k "not postgres"
 
 test: lint typecheck pytest
 

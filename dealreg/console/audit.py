@@ -21,6 +21,14 @@ async def audit_page(request: Request, found: Signed, read: Read) -> Response:
     return render(request, "audit.html", found, verified=verified)
 
 
+@router.get("/audit/export", include_in_schema=False)
+async def export_download(found: Signed, read: Read) -> Response:
+    """The API's export (every stored event with its hashes, personal data left out), to
+    download from the browser."""
+    exported: Response = await call(api.export, found.who, read=read)
+    return exported
+
+
 @router.get("/audit/history", include_in_schema=False)
 async def history_page(request: Request, found: Signed, read: Read,
                        id: Annotated[str | None, Query(max_length=200)] = None) -> Response:

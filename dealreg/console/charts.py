@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 #: The most recent deals drawn.
 MOST = 12
-WIDTH, HEIGHT, LABELS = 600, 200, 40
+WIDTH, HEIGHT, LABELS, WIDEST = 600, 200, 40, 60
 
 
 @dataclass(frozen=True)
@@ -36,17 +36,18 @@ def payout_bars(deals: list[dict[str, Any]]) -> Chart | None:
     scale = (HEIGHT - LABELS) / float(top - bottom or 1)
     zero = LABELS / 2 + float(top) * scale
     step = WIDTH / len(drawn)
+    bar = min(step * 0.7, WIDEST)
     bars = []
     for index, (deal, amount) in enumerate(zip(drawn, amounts, strict=True)):
-        x = index * step + step * 0.15
+        x = index * step + (step - bar) / 2
         y, height = (zero - float(amount) * scale, float(amount) * scale) if amount >= 0 else (
             zero, -float(amount) * scale)
         kind = "bar" if amount >= 0 else "bar back"
         label = escape(f"{deal['deal_id']}: {format(amount, 'f')} {currency}")
         bars.append(
             f'<g><title>{label}</title><rect class="{kind}" x="{x:.1f}" y="{y:.1f}" '
-            f'width="{step * 0.7:.1f}" height="{max(height, 1):.1f}"/>'
-            f'<text x="{x + step * 0.35:.1f}" y="{HEIGHT - 4}" text-anchor="middle">'
+            f'width="{bar:.1f}" height="{max(height, 1):.1f}"/>'
+            f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle">'
             f"{escape(_short(deal['deal_id']))}</text></g>")
     svg = Markup(  # noqa: S704 (every text in it is escaped above)
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '

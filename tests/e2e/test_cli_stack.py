@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,32 +16,7 @@ import httpx
 import pytest
 
 from dealreg.local_broker import free_port
-
-
-class StderrLines:
-    """Drains a process's stderr in a thread, so the pipe never fills, and keeps the lines."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        assert process.stderr is not None
-        self.lines: list[str] = []
-        self._stream = process.stderr
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        for line in self._stream:
-            self.lines.append(line)
-
-    def wait_for(self, *texts: str, timeout_s: float = 60) -> str:
-        """The first line that contains every one of ``texts``."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if all(text in line for text in texts):
-                    return line
-            time.sleep(0.05)
-        raise AssertionError(f"{texts!r} not logged; stderr was:\n{''.join(self.lines)}")
-
+from tests.support.processes import StderrLines
 
 REPO = Path(__file__).resolve().parents[2]
 DEALREG = [sys.executable, "-m", "dealreg.cli"]

@@ -6,6 +6,7 @@ names another partner, statements as CSV, the audit page, and errors as pages.""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from tests.support.api import Api, running_api
 from tests.support.console import Person, csrf_of, person, signed_in, words
 
 ACME = "acme.example"
+ACME_CONTACT = "jo.buyer@acme.example"
 
 
 @pytest.fixture
@@ -235,15 +237,32 @@ async def test_statements_open_as_pages_and_download_as_csv(api: Api) -> None:
     assert "Nothing in this period" in own
 
 
-async def test_the_audit_page_verifies_every_chain(api: Api) -> None:
+async def test_the_audit_page_verifies_every_chain_and_names_the_first_broken_link(
+        api: Api) -> None:
     auditor = await signed_in(api, "auditor-1")
     page = await auditor.read("/audit")
     assert "Every hash chain verifies" in page
+    export = await auditor.get("/audit/export")
+    assert export.headers["content-type"] == "application/x-ndjson"
+    assert len(export.text.splitlines()) > 3
+    assert ACME_CONTACT not in export.text
     for service in ("registration", "conflict", "payouts"):
         assert f" {service} " in page
     history = await auditor.read("/audit/history?id=d-1")
     assert "payouts · DealPayouts.Calculated" in history
     assert "registration · DealRegistration.Approved" in history
+
+    # Someone with file access removes the refusing trigger and rewrites an amount.
+    with sqlite3.connect(api.settings.data_dir / "payouts.sqlite") as db:
+        db.execute("DROP TRIGGER stored_events_refuse_update")
+        position, state = db.execute("SELECT rowid, state FROM stored_events "
+                                     "WHERE topic LIKE '%Calculated'").fetchone()
+        db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
+                   (bytes(state).replace(b"100000.00", b"900000.00"), position))
+    broken = await auditor.read("/audit")
+    assert "A hash chain is broken" in broken
+    assert f"payouts {position - 1} " in broken
+    assert f"payouts position {position} (DealPayouts.Calculated" in broken
 
 
 async def test_signing_out_or_revoking_the_token_ends_the_session(api: Api) -> None:

@@ -1,10 +1,14 @@
-"""Running a service in a process of its own, to SIGKILL it at a chosen point."""
+"""Running dealreg in processes of their own: a service to SIGKILL at a chosen point, a
+command, and the lines a process writes to stderr."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,3 +55,28 @@ async def run_dealreg(settings: Settings, *args: str, status: int = 0) -> tuple[
     stdout, stderr = await asyncio.wait_for(command.communicate(), timeout=120)
     assert command.returncode == status, stderr.decode()
     return stdout.decode(), stderr.decode()
+
+
+class StderrLines:
+    """Drains a process's stderr in a thread, so the pipe never fills, and keeps the lines."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self.lines: list[str] = []
+        self._stream = process.stderr
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        for line in self._stream:
+            self.lines.append(line)
+
+    def wait_for(self, *texts: str, timeout_s: float = 60) -> str:
+        """The first line that contains every one of ``texts``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if all(text in line for text in texts):
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"{texts!r} not logged; stderr was:\n{''.join(self.lines)}")
