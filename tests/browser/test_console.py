@@ -8,6 +8,7 @@ token, cookie or contact e-mail is in any line ``dealreg up`` logged."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ from tests.support.browser import (
     sign_in,
 )
 from tests.support.kafka import produce, read_topic
-from tests.support.watch import TopicWatch, watching
+from tests.support.watch import Event, TopicWatch, watching
 
 REGS, CONFLICTS, PAYOUTS = "registrations.v1", "conflicts.v1", "payouts.v1"
 ACME = "acme.example"
@@ -158,7 +159,7 @@ async def _contested_acme(settings: Settings, watch: TopicWatch) -> None:
     assert paid["data"]["partner_id"] == "p-north"
 
 
-async def _moved_payouts(watch: TopicWatch) -> dict[str, dict[str, object]]:
+async def _moved_payouts(watch: TopicWatch) -> dict[str, Event]:
     """The events that moved d-1's payout once the dispute was settled, by partner."""
     await watch.wait(lambda: len(watch.of(PAYOUTS, "d-1")) >= 3)
     moved = {e["data"]["partner_id"]: e for e in watch.of(PAYOUTS, "d-1")[1:]}
@@ -235,7 +236,7 @@ async def _other_roles(browser: BrowserContext, stack: Stack, tokens: dict[str, 
     async with page.expect_download() as download_info:
         await page.click("a:has-text('Download CSV')")
     download = await download_info.value
-    csv = Path(await download.path()).read_text(encoding="utf-8")
+    csv = await asyncio.to_thread(Path(await download.path()).read_text, encoding="utf-8")
     assert csv.startswith("date,deal_id,event,")
     assert ",d-1," in csv
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page, ViewportSize, async_playwright
 
 from dealreg.local_broker import free_port
 from dealreg.settings import Settings
@@ -29,8 +29,8 @@ from tests.support.running import eventually
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LAPTOP = {"width": 1100, "height": 760}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1100, "height": 760}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @dataclass
@@ -48,8 +48,9 @@ async def dealreg_up(settings: Settings) -> AsyncIterator[Stack]:
     Ctrl-C stops it, every line it logged still in ``logs``."""
     settings = settings.with_overrides(api_port=free_port(), log_format="json",
                                        log_level="INFO")
-    up = subprocess.Popen([sys.executable, "-m", "dealreg.cli", "up"], cwd=REPO,
-                          env=settings.child_environ(), text=True, stderr=subprocess.PIPE)
+    up = await asyncio.to_thread(
+        subprocess.Popen, [sys.executable, "-m", "dealreg.cli", "up"], cwd=REPO,
+        env=settings.child_environ(), text=True, stderr=subprocess.PIPE)
     logs = StderrLines(up)
     url = f"http://127.0.0.1:{settings.api_port}"
     try:
@@ -73,11 +74,13 @@ def _answers(url: str) -> bool:
 
 
 @asynccontextmanager
-async def chromium(tmp_path: Path, viewport: dict[str, int] = LAPTOP
+async def chromium(tmp_path: Path, viewport: ViewportSize = LAPTOP
                    ) -> AsyncIterator[BrowserContext]:
-    """A browser window of its own (a fresh profile: no cookie, no cache)."""
-    assert CHROMIUM.exists(), (f"{CHROMIUM} is missing: `make browser` installs Debian's "
-                               "chromium package (apt-get install chromium)")
+    """A browser window of its own (a fresh profile: no cookie, no cache). Fails, never
+    skips, without Debian's chromium."""
+    assert await asyncio.to_thread(CHROMIUM.exists), (
+        f"{CHROMIUM} is missing: `make browser` installs Debian's chromium package "
+        "(apt-get install chromium)")
     profile = tmp_path / f"profile-{os.urandom(4).hex()}"
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
