@@ -134,8 +134,8 @@ async def test_sales_ops_resolve_a_dispute_and_see_the_winner_and_the_payout_mov
 
             secrets = [ops_token, CONTACT, *await cookies_of(laptop, phone)]
         records = await read_topic(settings, "salesops.v1", at_least=2)
-        assert [r.json()["type"] for r in records] == ["dealreg.dispute.raised.v1",
-                                                      "dealreg.dispute.resolved.v1"]
+        assert sorted(r.json()["type"] for r in records) == [  # the forged one is not there
+            "dealreg.dispute.raised.v1", "dealreg.dispute.resolved.v1"]
     assert_logged_nothing_secret(stack, secrets)
 
 
