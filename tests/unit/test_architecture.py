@@ -15,16 +15,18 @@ DEALREG = REPO / "dealreg"
 #: Folder (as imported) -> the dealreg packages its modules must not import.
 FORBIDDEN = {
     "dealreg": ("dealreg.services", "dealreg.projections", "dealreg.bootstrap", "dealreg.cli",
-                "dealreg.api"),
+                "dealreg.api", "dealreg.console"),
     "dealreg.events": ("dealreg.services", "dealreg.projections", "dealreg.bootstrap",
-                       "dealreg.cli", "dealreg.api", "dealreg.runtime", "dealreg.eventstore"),
+                       "dealreg.cli", "dealreg.api", "dealreg.console", "dealreg.runtime",
+                       "dealreg.eventstore"),
     "dealreg.services": ("dealreg.projections", "dealreg.bootstrap", "dealreg.cli",
-                         "dealreg.api"),
-    "dealreg.projections": ("dealreg.bootstrap", "dealreg.cli", "dealreg.api"),
+                         "dealreg.api", "dealreg.console"),
+    "dealreg.projections": ("dealreg.bootstrap", "dealreg.cli", "dealreg.api",
+                            "dealreg.console"),
 }
 #: The composition root and the entry points, which may import everything.
 COMPOSITION = {"dealreg.bootstrap"}
-ENTRY_POINTS = ("dealreg.cli", "dealreg.api")
+ENTRY_POINTS = ("dealreg.cli", "dealreg.api", "dealreg.console")
 #: Former top-level names, importable from a checkout but never to be imported.
 FORMER = ("services", "events", "projections")
 
