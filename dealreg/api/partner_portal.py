@@ -11,18 +11,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 
 from dealreg.actions import now
 from dealreg.actions import partner_portal as portal
+from dealreg.actions.salesops import dispute_raised, raised_dispute_id
 from dealreg.api.auth import Admits, Caller, stores
 from dealreg.api.problems import ProblemError, invalid
 from dealreg.api.statements import Format, statement
 from dealreg.api.stores import Stores
-from dealreg.api.values import Sent, StrictBody, document, money, send
+from dealreg.api.values import Sent, StrictBody, document, money, said, send
 from dealreg.events.schemas.inputs import Contact, Prospect
-from dealreg.events.schemas.values import CountryCode, Days, Money, Name, UtcDatetime
+from dealreg.events.schemas.values import CountryCode, Days, Money, Name, Text, UtcDatetime
 from dealreg.projections.partner_registrations import registrations_of
 from dealreg.services.account_key import account_key
+from dealreg.services.conflict import salesops as conflict_salesops
 from dealreg.services.conflict.availability import availability
 from dealreg.services.registration.portal import own_registration
 from dealreg.services.registration.status import Status
@@ -150,6 +153,40 @@ async def withdraw(registration_id: str, who: Partner, read: Read,
     await run_in_threadpool(_own, read, registration_id, partner_id)
     at = (body.withdrawn_at if body else None) or now()
     return await send(portal.withdrawal(registration_id, partner_id, at=at), read.produce)
+
+
+class DisputeRequest(StrictBody):
+    #: The partner's case, for sales ops (kept with the dispute).
+    evidence: Annotated[Text, AfterValidator(said)]
+    #: When it is raised (default: now).
+    raised_at: UtcDatetime | None = None
+
+
+class DisputeRaised(Sent):
+    dispute_id: str
+
+
+@router.post("/registrations/{registration_id}/dispute", status_code=202)
+async def raise_dispute(registration_id: str, body: DisputeRequest, who: Partner,
+                        read: Read) -> DisputeRaised:
+    """Send ``dispute.raised`` for the partner's registration denied for a conflict, as
+    ``dealreg disputes raise`` does; the conflict service answers with ``dispute.opened``.
+    Refused (409) for a registration not denied for a conflict, or already disputed."""
+    partner_id = _partner(who)
+    await run_in_threadpool(_own, read, registration_id, partner_id)
+    dispute_id = raised_dispute_id(registration_id)
+    try:
+        await run_in_threadpool(conflict_salesops.raisable, read.conflict, registration_id,
+                                dispute_id)
+    except conflict_salesops.NotFoundError:
+        raise ProblemError(409, f"registration {registration_id!r} is not decided yet: "
+                           "try again once it is rejected") from None
+    except conflict_salesops.RefusedError as refused:
+        raise ProblemError(409, str(refused).replace(
+            f"(dealreg disputes show {dispute_id})", f"as dispute {dispute_id}")) from None
+    sent = await send(dispute_raised(registration_id, evidence=body.evidence,
+                                     at=body.raised_at or now()), read.produce)
+    return DisputeRaised(dispute_id=dispute_id, **sent.model_dump())
 
 
 @router.get("/accounts/availability")

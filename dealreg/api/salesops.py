@@ -19,7 +19,7 @@ from dealreg.actions.salesops import adjustment, dispute_resolution, manual_amou
 from dealreg.api.auth import Admits, Caller, stores
 from dealreg.api.problems import ProblemError, invalid, invalid_fields
 from dealreg.api.stores import Stores
-from dealreg.api.values import Sent, StrictBody, document, money, moneys, send
+from dealreg.api.values import Sent, StrictBody, document, money, moneys, said, send
 from dealreg.events.schemas import BadInput
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.events.schemas.iso_codes import is_known_currency
@@ -75,19 +75,13 @@ def read_dispute(dispute_id: str, who: SalesOps, read: Read) -> dict[str, Any]:
     return found
 
 
-def _said(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be empty")
-    return text
-
-
 class ResolutionRequest(StrictBody):
     """Exactly one of ``winner_registration_id`` (one of the dispute's registrations) and
     ``direct`` (true: the direct sales team)."""
 
     winner_registration_id: Id | None = None
     direct: Literal[True] | None = None
-    rationale: Annotated[Text, AfterValidator(_said)]
+    rationale: Annotated[Text, AfterValidator(said)]
     #: When it was decided (default: now).
     resolved_at: UtcDatetime | None = None
 
@@ -184,7 +178,7 @@ class AdjustmentRequest(StrictBody):
     partner_id: Id
     #: In cents, not zero; negative takes money back. The deal's currency.
     amount: Annotated[Money, AfterValidator(_manual)]
-    reason: Annotated[Text, AfterValidator(_said)]
+    reason: Annotated[Text, AfterValidator(said)]
     #: When it was asked for (default: now).
     requested_at: UtcDatetime | None = None
 

@@ -31,6 +31,13 @@ def moneys(by_currency: Mapping[str, Decimal | str]) -> list[dict[str, str]]:
     return [money(amount, currency) for currency, amount in sorted(by_currency.items())]
 
 
+def said(text: str) -> str:
+    """A text a person must write (a rationale, a reason, evidence): not only white space."""
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
 class StrictBody(BaseModel):
     """A request body: a field the endpoint does not name is refused, not ignored."""
 

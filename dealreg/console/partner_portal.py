@@ -101,17 +101,42 @@ def _stored_id(answer: Response) -> str:
 
 @router.get("/registrations/{registration_id}", include_in_schema=False)
 async def registration_page(request: Request, registration_id: str, found: Signed,
-                            read: Read, sent: bool = False) -> Response:
+                            read: Read, sent: bool = False, disputed: bool = False
+                            ) -> Response:
+    return await _registration_page(request, found, read, registration_id, sent=sent,
+                                    disputed=disputed)
+
+
+async def _registration_page(request: Request, found: Signed, read: Read,
+                             registration_id: str, *, sent: bool = False, code: int = 200,
+                             **context: Any) -> Response:
     try:
         registration = await call(api.read_registration, found.who, read=read,
                                   registration_id=registration_id)
     except ProblemError as missing:
         if missing.status != 404 or not sent:
             raise
-        return render(request, "registration.html", found, registration=None,
-                      registration_id=registration_id, sent=True)
-    return render(request, "registration.html", found, registration=registration,
-                  registration_id=registration_id, sent=sent)
+        registration = None
+    return render(request, "registration.html", found, code=code, registration=registration,
+                  registration_id=registration_id, sent=sent, **context)
+
+
+@router.post("/registrations/{registration_id}/dispute", include_in_schema=False)
+async def dispute(request: Request, registration_id: str, found: Signed, read: Read,
+                  posted: Form) -> Response:
+    """Send ``dispute.raised`` as the API does: the partner's case against a denial."""
+    evidence = text(posted, "evidence")
+    try:
+        await call(api.raise_dispute, found.who, read=read, registration_id=registration_id,
+                   body=body(api.DisputeRequest, {"evidence": evidence}))
+    except ProblemError as refused:
+        if refused.status not in (409, 422):
+            raise
+        return await _registration_page(request, found, read, registration_id,
+                                        code=refused.status, refused=refused.detail,
+                                        errors=field_errors(refused), evidence=evidence)
+    return RedirectResponse(f"/registrations/{registration_id}?disputed=true",
+                            status_code=303)
 
 
 class AvailabilityQuery(StrictBody):

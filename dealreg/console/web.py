@@ -175,7 +175,8 @@ def body(model: type[BaseModel], fields: Mapping[str, Any]) -> Any:
         return model.model_validate(fields)
     except ValidationError as error:
         raise invalid_fields([{**e, "loc": ("body", *e["loc"]),
-                               "msg": PLAIN.get(e["type"], e["msg"])}
+                               "msg": PLAIN.get(e["type"], e["msg"].removeprefix(
+                                   "Value error, "))}
                               for e in error.errors()]) from None
 
 

@@ -53,7 +53,7 @@ ENDPOINTS = sorted(endpoints())
 
 def test_every_endpoint_admits_one_kind_of_user() -> None:
     admitted = {(method, path): roles for method, path, roles in ENDPOINTS}
-    assert len(admitted) == 23
+    assert len(admitted) == 24
     assert {roles for roles in admitted.values()} == {(role,) for role in ROLES}
     assert admitted[("GET", "/api/v1/audit/history/{business_id}")] == ("auditor",)
     assert admitted[("POST", "/api/v1/registrations")] == ("partner",)

@@ -296,3 +296,28 @@ async def test_errors_are_pages_for_people_and_problems_for_the_api(api: Api) ->
     assert api_missing.headers["content-type"] == "application/problem+json"
     held = await ops.read("/accounts?account=acme.example&as_of=2026-03-05")
     assert "Held by r-1 of p-a" in held
+
+
+async def test_a_partner_disputes_a_denial_from_its_registrations_page(api: Api) -> None:
+    api.bus.send("registrations.requests.v1", ev.registration_submitted(
+        "r-3", "p-b", domain=ACME, submitted_at="2026-03-10T00:00:00Z"))
+    partner = await signed_in(api, "portal-b")
+    page = await partner.read("/registrations/r-3")
+    assert "Dispute this decision" in page
+    empty = await partner.send("/registrations/r-3", "/registrations/r-3/dispute",
+                               {"evidence": " "})
+    assert empty.status_code == 422
+    assert 'id="evidence-error">must not be empty' in empty.text
+    sent = await partner.send("/registrations/r-3", "/registrations/r-3/dispute",
+                              {"evidence": "We demoed to Acme in February."})
+    assert sent.headers["location"] == "/registrations/r-3?disputed=true"
+    [event] = api.deliver()
+    assert (event["type"], event["data"]["registration_id"], event["data"]["evidence"]) == (
+        "dealreg.dispute.raised.v1", "r-3", "We demoed to Acme in February.")
+    assert "Your dispute was sent" in await partner.read(sent.headers["location"])
+    again = await partner.send("/registrations/r-3", "/registrations/r-3/dispute",
+                               {"evidence": "Again."})
+    assert again.status_code == 409
+    assert "is already disputed" in words(again.text)
+    holder = await signed_in(api, "portal-a")
+    assert "Dispute this decision" not in await holder.read("/registrations/r-1")
