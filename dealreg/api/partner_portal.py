@@ -5,7 +5,7 @@ token's: a body never names it, and another partner's registration is not found.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -17,6 +17,7 @@ from dealreg.actions import now
 from dealreg.actions import partner_portal as portal
 from dealreg.actions.salesops import dispute_raised, raised_dispute_id
 from dealreg.api.auth import Admits, Caller, stores
+from dealreg.api.pages import LIMIT, Cursor, Key, Limit, page
 from dealreg.api.problems import ProblemError, invalid
 from dealreg.api.statements import Format, statement
 from dealreg.api.stores import Stores
@@ -101,14 +102,20 @@ def read_registration(registration_id: str, who: Partner, read: Read) -> dict[st
     return found
 
 
+def _latest(doc: dict[str, Any]) -> Key:
+    return datetime.fromisoformat(doc["submitted_at"]).timestamp(), doc["registration_id"]
+
+
 @router.get("/registrations")
-def list_registrations(who: Partner, read: Read,
-                       status: Status | None = None) -> dict[str, Any]:
-    """The partner's registrations, the latest submitted first (from the read models: a
-    registration just decided shows within a second or so)."""
+def list_registrations(who: Partner, read: Read, status: Status | None = None,
+                       limit: Limit = LIMIT, cursor: Cursor = None) -> dict[str, Any]:
+    """The partner's registrations, the latest submitted first, a page at a time
+    (``next_cursor``), from the read models: a registration just decided shows within a
+    second or so."""
     with read.read_models() as store:
         found = registrations_of(store, _partner(who), status)
-    return {"registrations": [_summary(doc) for doc in found]}
+    shown, following = page(found, _latest, limit, cursor, descending=True)
+    return {"registrations": [_summary(doc) for doc in shown], "next_cursor": following}
 
 
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:

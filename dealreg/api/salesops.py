@@ -17,6 +17,7 @@ from dealreg.actions import now
 from dealreg.actions.producing import validate_line
 from dealreg.actions.salesops import adjustment, dispute_resolution, manual_amount
 from dealreg.api.auth import Admits, Caller, stores
+from dealreg.api.pages import LIMIT, Cursor, Key, Limit, page
 from dealreg.api.problems import ProblemError, invalid, invalid_fields
 from dealreg.api.stores import Stores
 from dealreg.api.values import Sent, StrictBody, document, money, moneys, said, send
@@ -38,19 +39,25 @@ DAY_S = 86_400
 # ------------------------------------------------------------------ disputes
 
 
+def _queued(dispute: dict[str, Any]) -> Key:
+    return (dispute["status"] != "open", dispute["opened_at"].timestamp(),
+            dispute["dispute_id"])
+
+
 @router.get("/disputes")
-def list_disputes(who: SalesOps, read: Read,
-                  status: Literal["open", "settled"] | None = None) -> dict[str, Any]:
-    """Every dispute, open ones first, the oldest first; ``age_days``: how long it has been
-    open (until now, or until it was settled)."""
+def list_disputes(who: SalesOps, read: Read, status: Literal["open", "settled"] | None = None,
+                  limit: Limit = LIMIT, cursor: Cursor = None) -> dict[str, Any]:
+    """The disputes, open ones first, the oldest first, a page at a time (``next_cursor``);
+    ``age_days``: how long each has been open (until now, or until it was settled)."""
     at = datetime.now(UTC)
     found = [dispute | {"age_days": round(
                  ((dispute["settled_at"] or at) - dispute["opened_at"]).total_seconds() / DAY_S,
                  1)}
              for dispute in salesops.list_disputes(read.conflict)
              if status is None or dispute["status"] == status]
-    found.sort(key=lambda d: (d["status"] != "open", d["opened_at"], d["dispute_id"]))
-    return {"disputes": document(found)}
+    found.sort(key=_queued)
+    shown, following = page(found, _queued, limit, cursor)
+    return {"disputes": document(shown), "next_cursor": following}
 
 
 @router.get("/disputes/{dispute_id}")

@@ -13,6 +13,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from dealreg.api import partner_portal as api
+from dealreg.api.pages import Cursor
 from dealreg.api.problems import ProblemError
 from dealreg.api.values import StrictBody
 from dealreg.console.statements import statement_page
@@ -25,6 +26,7 @@ from dealreg.console.web import (
     body,
     call,
     field_errors,
+    next_page,
     optional,
     permit,
     render,
@@ -48,10 +50,12 @@ FIELDS = {"prospect.company_name": "company_name", "prospect.domain": "domain",
 
 @router.get("/registrations", include_in_schema=False)
 async def registrations(request: Request, found: Signed, read: Read,
-                        status: Status | None = None) -> Response:
-    listed = await call(api.list_registrations, found.who, read=read, status=status)
+                        status: Status | None = None, cursor: Cursor = None) -> Response:
+    listed = await call(api.list_registrations, found.who, read=read, status=status,
+                        cursor=cursor)
     return render(request, "registrations.html", found, statuses=STATUSES, status=status,
-                  registrations=listed["registrations"])
+                  registrations=listed["registrations"],
+                  next_page=next_page(request, listed["next_cursor"]))
 
 
 def _form_page(request: Request, found: Signed, *, code: int = 200,

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from dealreg.api import salesops as api
+from dealreg.api.pages import Cursor
 from dealreg.api.problems import ProblemError
 from dealreg.console.charts import payout_bars
 from dealreg.console.web import (
@@ -26,6 +27,7 @@ from dealreg.console.web import (
     day,
     end_of,
     field_errors,
+    next_page,
     optional,
     render,
     text,
@@ -59,14 +61,17 @@ def review(dispute: dict[str, Any], target: timedelta, at: datetime) -> dict[str
 
 @router.get("/disputes", include_in_schema=False)
 async def queue(request: Request, found: Signed, read: Read,
-                status: Literal["open", "settled"] | None = None) -> Response:
-    listed = await call(api.list_disputes, found.who, read=read, status=status)
+                status: Literal["open", "settled"] | None = None,
+                cursor: Cursor = None) -> Response:
+    listed = await call(api.list_disputes, found.who, read=read, status=status,
+                        cursor=cursor)
     target = timedelta(hours=read.settings.dispute_review_hours)
     at = datetime.now(UTC)
     disputes = [review(dispute, target, at) for dispute in listed["disputes"]]
     return render(request, "disputes.html", found, disputes=disputes, status=status,
                   target_hours=read.settings.dispute_review_hours,
-                  overdue=sum(d["overdue"] for d in disputes))
+                  overdue=sum(d["overdue"] for d in disputes),
+                  next_page=next_page(request, listed["next_cursor"]))
 
 
 async def _dispute_page(request: Request, found: Signed, read: Read, dispute_id: str, *,

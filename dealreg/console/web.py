@@ -251,6 +251,14 @@ def sign_in_path(request: Request) -> str:
     return f"/signin?next={quote(here, safe='')}" if request.url.path != "/" else "/signin"
 
 
+def next_page(request: Request, cursor: str | None) -> str | None:
+    """The address of a list's next page (its cursor in place of this page's), if any."""
+    if cursor is None:
+        return None
+    following = request.url.include_query_params(cursor=cursor)
+    return f"{following.path}?{following.query}"
+
+
 def field_errors(error: ProblemError) -> dict[str, str]:
     """A refused request's messages by field, for a form to show beside each."""
     return {entry.field: entry.message for entry in error.errors}

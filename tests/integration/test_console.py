@@ -6,6 +6,7 @@ names another partner, statements as CSV, the audit page, and errors as pages.""
 
 from __future__ import annotations
 
+import html
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dealreg.actions import now
+from dealreg.api.pages import LIMIT
 from dealreg.console.sessions import COOKIE
 from dealreg.settings import Settings
 from tests.support import events as ev
@@ -321,3 +323,21 @@ async def test_a_partner_disputes_a_denial_from_its_registrations_page(api: Api)
     assert "is already disputed" in words(again.text)
     holder = await signed_in(api, "portal-a")
     assert "Dispute this decision" not in await holder.read("/registrations/r-1")
+
+
+async def test_a_long_list_has_a_next_page(api: Api) -> None:
+    for number in range(LIMIT + 1):
+        api.bus.send("registrations.requests.v1", ev.registration_submitted(
+            f"r-many-{number:03}", "p-b", domain=f"many-{number}.example",
+            submitted_at=f"2026-04-01T00:{number // 60:02}:{number % 60:02}Z"))
+    api.project()
+    partner = await signed_in(api, "portal-b")
+    first = await partner.get("/registrations?status=approved")
+    assert first.text.count('href="/registrations/r-many-') == LIMIT
+    assert "r-many-100" in first.text
+    following = first.text.split('<a class="button" href="')[-1].split('">Next page')[0]
+    assert following.startswith("/registrations?status=approved&amp;cursor=")
+    second = await partner.get(html.unescape(following))
+    assert second.text.count('href="/registrations/r-many-') == 1
+    assert 'href="/registrations/r-many-000"' in second.text
+    assert "Next page" not in second.text
