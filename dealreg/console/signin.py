@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -54,7 +55,8 @@ def sign_in_page(request: Request, found: Anyone,
 async def sign_in(request: Request, found: Anyone, read: Read) -> Response:
     """Open a session for the token's holder: a new session id and CSRF token."""
     posted = await checked_form(request, found)
-    token = read.tokens.authenticate(text(posted, "token")) if text(posted, "token") else None
+    given = text(posted, "token")
+    token = await run_in_threadpool(read.tokens.authenticate, given) if given else None
     if token is None:
         return render(request, "signin.html", found, code=401, next=_next(
             text(posted, "next")), error="That token is unknown or revoked. Ask for one "
