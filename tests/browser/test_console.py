@@ -24,10 +24,12 @@ from dealreg.settings import Settings
 from tests.support import events as ev
 from tests.support.browser import (
     PHONE,
+    WAIT_S,
     Stack,
     chromium,
     dealreg_up,
     fits_the_width,
+    follow,
     reload_until,
     screenshots,
     sign_in,
@@ -94,36 +96,34 @@ async def test_sales_ops_resolve_a_dispute_and_see_the_winner_and_the_payout_mov
             await small.goto(f"{stack.url}/disputes/x-acme")
             assert await fits_the_width(small)
 
-            await page.click("#dispute-x-acme a.queue-id")
+            await follow(page, "#dispute-x-acme a.queue-id")
             assert "We met the buyer first" in await page.inner_text("main")
             await page.check("input[name=winner][value=r-2]")
             await page.fill("#rationale", "p-south met the buyer first (meeting notes)")
             await page.screenshot(path=shots / "sales-ops-dispute.png", full_page=True)
-            await page.click("button:has-text('Resolve the dispute')")
+            await follow(page, "button:has-text('Resolve the dispute')")
             assert page.url.endswith("/disputes/x-acme?sent=true")
             await reload_until(page, "Won by registration r-2, decided by ops-lead")
             await reload_until(page, "Holds the account now: r-2 of p-south")
 
-            won = await watch.one(REGS, "r-2", "registration.approved")
+            won = await watch.one(REGS, "r-2", "registration.approved", timeout_s=WAIT_S)
             assert won["data"]["via"] == "dispute"
             moved = await _moved_payouts(watch)
             await page.goto(f"{stack.url}/partners/p-south")
-            await reload_until(page, "d-1")
             total = moved["p-south"]["data"]["total"]
-            assert await page.inner_text("#deal-d-1 .net") == (
-                f"{total['amount']} {total['currency']}")
+            await reload_until(page, f"{total['amount']} {total['currency']}",
+                               exactly_in="#deal-d-1 .net")
             await page.screenshot(path=shots / "sales-ops-partner.png", full_page=True)
             await page.goto(f"{stack.url}/partners/p-north")
-            await reload_until(page, "d-1")
-            assert await page.inner_text("#deal-d-1 .net") == "0.00 EUR"
+            await reload_until(page, "0.00 EUR", exactly_in="#deal-d-1 .net")
 
             await page.goto(f"{stack.url}/accounts")
             await page.fill("input[name=account]", ACME)
             await page.fill("input[name=as_of]", days_ago(5)[:10])
-            await page.click("button:has-text('Show')")
+            await follow(page, "button:has-text('Show')")
             assert "Nobody held it then." in await page.inner_text("main")
             await page.fill("input[name=as_of]", days_ago(0)[:10])
-            await page.click("button:has-text('Show')")
+            await follow(page, "button:has-text('Show')")
             assert "Held by r-2 of p-south" in await page.inner_text("main")
             await page.screenshot(path=shots / "sales-ops-account.png", full_page=True)
 
@@ -145,23 +145,23 @@ async def _contested_acme(settings: Settings, watch: TopicWatch) -> None:
     await send(settings, "registrations.requests.v1", ev.registration_submitted(
         "r-1", "p-north", domain=ACME, submitted_at=days_ago(4),
         expected_close_date=days_ago(-60)[:10]))
-    await watch.one(REGS, "r-1", "registration.approved")
+    await watch.one(REGS, "r-1", "registration.approved", timeout_s=WAIT_S)
     await send(settings, "registrations.requests.v1", ev.registration_submitted(
         "r-2", "p-south", domain=ACME, submitted_at=days_ago(3.5),
         expected_close_date=days_ago(-60)[:10]))
-    await watch.one(REGS, "r-2", "registration.rejected")
+    await watch.one(REGS, "r-2", "registration.rejected", timeout_s=WAIT_S)
     await send(settings, "salesops.v1", ev.dispute_raised("x-acme", "r-2",
                                                           raised_at=days_ago(3)))
-    await watch.one(CONFLICTS, "x-acme", "dispute.opened")
+    await watch.one(CONFLICTS, "x-acme", "dispute.opened", timeout_s=WAIT_S)
     await send(settings, "crm.v1", ev.deal_closed("d-1", closed_at=days_ago(1),
                                                   amount="50000.00"))
-    paid = await watch.one(PAYOUTS, "d-1", "payout.calculated")
+    paid = await watch.one(PAYOUTS, "d-1", "payout.calculated", timeout_s=WAIT_S)
     assert paid["data"]["partner_id"] == "p-north"
 
 
 async def _moved_payouts(watch: TopicWatch) -> dict[str, Event]:
     """The events that moved d-1's payout once the dispute was settled, by partner."""
-    await watch.wait(lambda: len(watch.of(PAYOUTS, "d-1")) >= 3)
+    await watch.wait(lambda: len(watch.of(PAYOUTS, "d-1")) >= 3, timeout_s=WAIT_S)
     moved = {e["data"]["partner_id"]: e for e in watch.of(PAYOUTS, "d-1")[1:]}
     assert moved["p-north"]["type"] == "dealreg.payout.adjusted.v1"
     assert moved["p-north"]["data"]["reason"] == "dispute_settled"
@@ -183,13 +183,13 @@ async def test_a_partner_registers_sees_it_approved_and_cannot_see_who_holds_an_
         await send(settings, "registrations.requests.v1", ev.registration_submitted(
             "r-1", "p-north", domain=ACME, submitted_at=days_ago(2),
             expected_close_date=days_ago(-60)[:10]))
-        await watch.one(REGS, "r-1", "registration.approved")
+        await watch.one(REGS, "r-1", "registration.approved", timeout_s=WAIT_S)
         await send(settings, "crm.v1", ev.deal_closed("d-1", closed_at=days_ago(1)))
-        await watch.one(PAYOUTS, "d-1", "payout.calculated")
+        await watch.one(PAYOUTS, "d-1", "payout.calculated", timeout_s=WAIT_S)
         async with chromium(tmp_path) as browser:
             page = await sign_in(browser, stack, partner_token)
             assert page.url == f"{stack.url}/registrations"
-            await page.click("a.button:has-text('Register a deal')")
+            await follow(page, "a.button:has-text('Register a deal')")
             for field, value in (("company_name", "Globex GmbH"), ("domain", "globex.example"),
                                  ("country", "DE"), ("contact_name", "Ada Buyer"),
                                  ("contact_email", email), ("amount", "18000.00"),
@@ -198,9 +198,10 @@ async def test_a_partner_registers_sees_it_approved_and_cannot_see_who_holds_an_
                 await page.fill(f"#{field}", value)
             await page.select_option("#segment", "smb")
             await page.screenshot(path=shots / "partner-register.png", full_page=True)
-            await page.click("button:has-text('Register')")
+            await follow(page, "button:has-text('Register')")
             registration_id = page.url.split("/registrations/")[1].split("?")[0]
-            approved = await watch.one(REGS, registration_id, "registration.approved")
+            approved = await watch.one(REGS, registration_id, "registration.approved",
+                                       timeout_s=WAIT_S)
             assert approved["data"]["partner_id"] == "p-east"
             await reload_until(page, "Globex GmbH approved")
             await page.screenshot(path=shots / "partner-registration.png", full_page=True)
@@ -211,7 +212,7 @@ async def test_a_partner_registers_sees_it_approved_and_cannot_see_who_holds_an_
             await page.fill("#company_name", "Acme, Inc.")
             await page.fill("#country", "US")
             await page.fill("#domain", ACME)
-            await page.click("button:has-text('Check')")
+            await follow(page, "button:has-text('Check')")
             answer = await page.inner_text("main")
             assert "Unavailable" in answer
             for other in ("p-north", "Partner p-north", "r-1", days_ago(2)[:10]):
@@ -230,7 +231,7 @@ async def _other_roles(browser: BrowserContext, stack: Stack, tokens: dict[str, 
     page = await _switch(browser, stack, tokens["billing"])
     await page.fill("input[name=partner_id]", "p-north")
     await page.fill("input[name=from]", days_ago(30)[:10])
-    await page.click("button:has-text('Show')")
+    await follow(page, "button:has-text('Show')")
     assert "d-1" in await page.inner_text("main")
     await page.screenshot(path=shots / "billing-statement.png", full_page=True)
     async with page.expect_download() as download_info:
@@ -249,7 +250,7 @@ async def _other_roles(browser: BrowserContext, stack: Stack, tokens: dict[str, 
     await page.goto(f"{stack.url}/enrollments")
     await page.fill("#partner_id", "p-west")
     await page.fill("#name", "Westwind")
-    await page.click("button:has-text('Enroll')")
+    await follow(page, "button:has-text('Enroll')")
     assert "Enrollment sent" in await page.inner_text("main")
     await page.screenshot(path=shots / "program-ops-enrollments.png", full_page=True)
     records = await read_topic(stack.settings, "partners.v1", at_least=3)
@@ -258,6 +259,6 @@ async def _other_roles(browser: BrowserContext, stack: Stack, tokens: dict[str, 
 
 async def _switch(browser: BrowserContext, stack: Stack, token: str) -> Page:
     page = browser.pages[0]
-    await page.click("button:has-text('Sign out')")
+    await follow(page, "button:has-text('Sign out')")
     assert "You are signed out." in await page.inner_text("main")
     return await sign_in(browser, stack, token)

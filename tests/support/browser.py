@@ -31,6 +31,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LAPTOP: ViewportSize = {"width": 1100, "height": 760}
 PHONE: ViewportSize = {"width": 390, "height": 844}
+#: The longest wait for a page, a click or an event of the services.
+WAIT_S = 90
 
 
 @dataclass
@@ -85,6 +87,7 @@ async def chromium(tmp_path: Path, viewport: ViewportSize = LAPTOP
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True, args=ARGS, viewport=viewport)
+        context.set_default_timeout(WAIT_S * 1000)  # a busy machine: generous, not timed
         try:
             yield context
         finally:
@@ -96,16 +99,32 @@ async def sign_in(context: BrowserContext, stack: Stack, token: str) -> Page:
     page = context.pages[0] if context.pages else await context.new_page()
     await page.goto(f"{stack.url}/")
     await page.fill("#token", token)
-    await page.click("button:has-text('Sign in')")
+    await follow(page, "button:has-text('Sign in')")
     await page.wait_for_selector("form.signout")
     return page
 
 
-async def reload_until(page: Page, text: str, timeout_s: float = 60) -> None:
+async def follow(page: Page, selector: str) -> None:
+    """Click what ``selector`` names (a link, a form's button) and wait for the page it
+    leads to."""
+    async with page.expect_navigation():
+        await page.click(selector)
+
+
+async def reload_until(page: Page, text: str, timeout_s: float = WAIT_S, *,
+                       exactly_in: str | None = None) -> None:
     """Reload ``page`` until it shows ``text`` (what the services decide arrives in a
-    moment, not at once)."""
+    moment, not at once); with ``exactly_in``, until the element of that selector says
+    exactly ``text``."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while text not in await page.inner_text("main"):
+
+    async def shown() -> bool:
+        if exactly_in is None:
+            return text in await page.inner_text("main")
+        found = page.locator(exactly_in)
+        return await found.count() == 1 and await found.inner_text() == text
+
+    while not await shown():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{text!r} never shown on {page.url}:\n"
                                  f"{await page.inner_text('main')}")
