@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 COOKIE = "dealreg_session"
 #: A session unused this long ends (seconds).
 IDLE_S = 8 * 3600
-#: The most sessions kept; beyond it the longest unused ends first.
+#: The most sessions kept signed in, and apart the most not signed in; beyond it the
+#: longest unused of its kind ends first.
 MOST = 10_000
 
 
@@ -39,11 +40,14 @@ class Session:
 
 
 class Sessions:
-    """Every open session, by id; safe to use from the API's threads."""
+    """Every open session, by id; safe to use from the API's threads. Sessions not signed
+    in are kept apart, so that many visitors who never sign in (a flood of requests) end
+    only each other's sessions, never a signed-in one."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._by_id: OrderedDict[str, Session] = OrderedDict()
+        self._signed: OrderedDict[str, Session] = OrderedDict()
+        self._anonymous: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
 
     def find(self, session_id: str | None) -> Session | None:
@@ -51,25 +55,31 @@ class Sessions:
         if not session_id:
             return None
         with self._lock:
-            found = self._by_id.get(session_id)
-            now = self._clock()
-            if found is None or now - found.seen > IDLE_S:
-                self._by_id.pop(session_id, None)
-                return None
-            found.seen = now
-            self._by_id.move_to_end(session_id)
-            return found
+            for kept in (self._signed, self._anonymous):
+                found = kept.get(session_id)
+                if found is None:
+                    continue
+                now = self._clock()
+                if now - found.seen > IDLE_S:
+                    del kept[session_id]
+                    return None
+                found.seen = now
+                kept.move_to_end(session_id)
+                return found
+            return None
 
     def open(self, token_name: str | None = None) -> tuple[str, Session]:
         """A new session (signed in as ``token_name``, or not yet) and its id."""
         session_id = secrets.token_urlsafe(32)
         session = Session(token_name=token_name, seen=self._clock())
         with self._lock:
-            self._by_id[session_id] = session
-            while len(self._by_id) > MOST:
-                self._by_id.popitem(last=False)
+            kept = self._anonymous if token_name is None else self._signed
+            kept[session_id] = session
+            while len(kept) > MOST:
+                kept.popitem(last=False)
         return session_id, session
 
     def end(self, session_id: str | None) -> None:
         with self._lock:
-            self._by_id.pop(session_id or "", None)
+            for kept in (self._signed, self._anonymous):
+                kept.pop(session_id or "", None)

@@ -38,16 +38,20 @@ def test_a_session_ends_after_its_idle_time_and_on_sign_out() -> None:
     assert kept.find("made-up") is None
 
 
-def test_beyond_the_most_sessions_the_longest_unused_ends_first(
+def test_beyond_the_most_sessions_the_longest_unused_of_its_kind_ends_first(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sessions, "MOST", 3)
     kept = Sessions(Clock())
-    first, _ = kept.open()
-    second, _ = kept.open()
-    third, _ = kept.open()
+    first, _ = kept.open("a")
+    second, _ = kept.open("b")
+    third, _ = kept.open("c")
     assert kept.find(first) is not None  # used last now: second is the longest unused
-    kept.open()
+    kept.open("d")
     assert kept.find(second) is None
+    assert kept.find(first) is not None
+    assert kept.find(third) is not None
+    flood = [kept.open()[0] for _ in range(10)]  # visitors who never sign in
+    assert [kept.find(one) is not None for one in flood[-4:]] == [False, True, True, True]
     assert kept.find(first) is not None
     assert kept.find(third) is not None
 
