@@ -5,7 +5,7 @@ saying who else holds it), and its payout statement."""
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
@@ -105,10 +105,11 @@ def _stored_id(answer: Response) -> str:
 
 @router.get("/registrations/{registration_id}", include_in_schema=False)
 async def registration_page(request: Request, registration_id: str, found: Signed,
-                            read: Read, sent: bool = False, disputed: bool = False
+                            read: Read, sent: bool = False, disputed: bool = False,
+                            asked: Literal["extension", "withdrawal"] | None = None
                             ) -> Response:
     return await _registration_page(request, found, read, registration_id, sent=sent,
-                                    disputed=disputed)
+                                    disputed=disputed, asked=asked)
 
 
 async def _registration_page(request: Request, found: Signed, read: Read,
@@ -123,6 +124,34 @@ async def _registration_page(request: Request, found: Signed, read: Read,
         registration = None
     return render(request, "registration.html", found, code=code, registration=registration,
                   registration_id=registration_id, sent=sent, **context)
+
+
+@router.post("/registrations/{registration_id}/extension", include_in_schema=False)
+async def extension(request: Request, registration_id: str, found: Signed, read: Read,
+                    posted: Form) -> Response:
+    """Send ``registration.extension_requested`` as the API does."""
+    days = text(posted, "days")
+    try:
+        await call(api.request_extension, found.who, read=read,
+                   registration_id=registration_id,
+                   body=body(api.ExtensionRequest, {"days": days}))
+    except ProblemError as refused:
+        if refused.status != 422:
+            raise
+        return await _registration_page(request, found, read, registration_id, code=422,
+                                        errors=field_errors(refused), days=days)
+    return RedirectResponse(f"/registrations/{registration_id}?asked=extension",
+                            status_code=303)
+
+
+@router.post("/registrations/{registration_id}/withdrawal", include_in_schema=False)
+async def withdrawal(request: Request, registration_id: str, found: Signed, read: Read,
+                     posted: Form) -> Response:
+    """Send ``registration.withdrawn`` as the API does: the protection ends now."""
+    await call(api.withdraw, found.who, read=read, registration_id=registration_id,
+               body=None)
+    return RedirectResponse(f"/registrations/{registration_id}?asked=withdrawal",
+                            status_code=303)
 
 
 @router.post("/registrations/{registration_id}/dispute", include_in_schema=False)

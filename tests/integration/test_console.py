@@ -341,3 +341,30 @@ async def test_a_long_list_has_a_next_page(api: Api) -> None:
     assert second.text.count('href="/registrations/r-many-') == 1
     assert 'href="/registrations/r-many-000"' in second.text
     assert "Next page" not in second.text
+
+
+async def test_a_partner_asks_for_an_extension_and_withdraws_from_the_registration_page(
+        api: Api) -> None:
+    partner = await signed_in(api, "portal-a")
+    assert "Ask for an extension" in await partner.read("/registrations/r-1")
+    bad = await partner.send("/registrations/r-1", "/registrations/r-1/extension",
+                             {"days": "0"})
+    assert bad.status_code == 422
+    assert 'id="days-error">' in bad.text
+    asked = await partner.send("/registrations/r-1", "/registrations/r-1/extension",
+                               {"days": "15"})
+    assert asked.headers["location"] == "/registrations/r-1?asked=extension"
+    [extension] = api.deliver()
+    assert (extension["type"], extension["data"]["days"], extension["data"]["partner_id"]) == (
+        "dealreg.registration.extension_requested.v1", 15, "p-a")
+    withdrawn = await partner.send("/registrations/r-1", "/registrations/r-1/withdrawal", {})
+    assert withdrawn.headers["location"] == "/registrations/r-1?asked=withdrawal"
+    [withdrawal] = api.deliver()
+    assert (withdrawal["type"], withdrawal["data"]["registration_id"]) == (
+        "dealreg.registration.withdrawn.v1", "r-1")
+    page = await partner.read("/registrations/r-1")
+    assert "Withdraw the registration" not in page
+    other = await signed_in(api, "portal-b")
+    refused = await other.send("/registrations/r-2", "/registrations/r-1/withdrawal", {})
+    assert refused.status_code == 404
+    assert api.produced.take() == []
