@@ -16,6 +16,7 @@ from dealreg.actions.producing import validate_lines
 from dealreg.bootstrap import PAYOUTS
 from dealreg.cli import kafka
 from dealreg.cli.actions import EXPECTED, CommandError, explain, fail
+from dealreg.cli.stores import existing_application
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.events.schemas.values import TIER_ORDER, format_utc
 from dealreg.logs import quiet
@@ -48,7 +49,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     at = args.at or now()
-    app = PAYOUTS.build_application(settings)
+    app = existing_application(PAYOUTS, settings)
     try:
         policy = in_force(stored_policies(app), at)
     finally:
@@ -104,7 +105,7 @@ def _bonuses(bonuses: list[Mapping[str, Any]]) -> list[str]:
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     data = policy_of_file(args.file)
-    app = PAYOUTS.build_application(settings)
+    app = existing_application(PAYOUTS, settings)
     try:
         with quiet("dealreg.services"):  # what the service would log of the simulated facts
             changes = simulate_policy(app, data)
