@@ -31,13 +31,14 @@ def read_text(file: str) -> str:
     try:
         return Path(file).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CommandError(f"no file {file!r} (from {Path.cwd()})") from None
+        reason = f"no such file (looked in {Path.cwd()})"
     except IsADirectoryError:
-        raise CommandError(f"{file!r} is a directory, not a file") from None
+        reason = "it is a directory"
     except UnicodeDecodeError as error:
-        raise CommandError(f"{file!r} is not UTF-8 text (byte {error.start})") from None
+        reason = f"not UTF-8 text (byte {error.start})"
     except OSError as error:
-        raise CommandError(f"cannot read {file!r}: {error.strerror}") from None
+        reason = error.strerror or str(error)
+    raise CommandError(f"cannot read {file}: {reason}")
 
 
 def read_lines(file: str) -> list[str]:

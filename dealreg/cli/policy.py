@@ -124,11 +124,7 @@ def policy_of_file(file: str) -> PolicyPublished:
     """The one ``policy.published`` CloudEvent of a JSON-lines file (``-``: stdin),
     validated as ``dealreg publish program.v1 FILE`` validates it."""
     where = "stdin" if file == "-" else file
-    try:
-        lines = kafka.read_lines(file)
-    except (OSError, UnicodeDecodeError) as error:
-        raise CommandError(f"cannot read {where}: {error}") from None
-    messages, errors = validate_lines("program.v1", lines)
+    messages, errors = validate_lines("program.v1", kafka.read_lines(file))
     if errors:
         more = f" (and {len(errors) - 1} more invalid lines)" if len(errors) > 1 else ""
         raise CommandError(f"{where} {errors[0]}{more}; nothing was simulated")

@@ -196,8 +196,9 @@ def dispute_view(app: ServiceApplication, dispute_id: str, now: datetime) -> dic
             entries.append(entry | {"facts": facts})
     rule = next((entry["rule"] for entry in entries if entry["event"] == "DisputeOpened"),
                 None)
-    parties = [claims.claims[registration_id] for registration_id in found.registration_ids
-               if registration_id in claims.claims]
+    parties = sorted((claims.claims[registration_id]
+                      for registration_id in found.registration_ids
+                      if registration_id in claims.claims), key=lambda c: c.submitted_at)
     return {
         "dispute_id": dispute_id, "account_key": key, "kind": found.kind,
         "status": "open" if found.open else "settled", "opened_at": found.opened_at,
