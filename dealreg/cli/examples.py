@@ -60,23 +60,14 @@ def write_examples(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def days_to_move(documents: Iterable[list[Any]], today: date) -> timedelta:
-    """How far to move every date so that the newest one is the day before ``today``."""
-    days = [date.fromisoformat(found) for events in documents for event in events
-            for found in _dates(event)]
+    """How far to move every date so that the newest fact (the greatest CloudEvent
+    ``time``; an expected close date may be later) is the day before ``today``."""
+    days = [date.fromisoformat(match.group(1)) for events in documents for event in events
+            if isinstance(event, dict) and isinstance(event.get("time"), str)
+            and (match := DATED.match(event["time"]))]
     if not days:
-        raise CommandError("the example files hold no date to move")
+        raise CommandError("the example files hold no CloudEvent time to move")
     return today - timedelta(days=1) - max(days)
-
-
-def _dates(value: Any) -> Iterable[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _dates(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _dates(item)
-    elif isinstance(value, str) and (match := DATED.match(value)):
-        yield match.group(1)
 
 
 def moved(value: Any, shift: timedelta) -> Any:

@@ -29,6 +29,5 @@ def instant_or_day(text: str) -> datetime:
             return datetime.combine(day, time(), UTC)
     try:
         return instant(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"not a date (YYYY-MM-DD) or an RFC 3339 timestamp: {text!r}") from None
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error} (or a date: YYYY-MM-DD)") from None

@@ -182,7 +182,7 @@ def test_an_instant_that_is_neither_a_date_nor_a_timestamp_is_refused(
     with pytest.raises(SystemExit) as refused:
         people.dealreg("accounts", "show", "acme.example", "--as-of", "yesterday")
     assert refused.value.code == 2
-    assert "not a date (YYYY-MM-DD) or an RFC 3339 timestamp: 'yesterday'" in \
+    assert "not an RFC 3339 timestamp: 'yesterday' (or a date: YYYY-MM-DD)" in \
         people.capsys.readouterr().err
 
 
