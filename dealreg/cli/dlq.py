@@ -24,7 +24,6 @@ from dealreg.cli.kafka import read_text
 from dealreg.cli.stores import existing_service_stores
 from dealreg.cli.times import instant_or_day
 from dealreg.events.schemas import TOPICS, BadInput
-from dealreg.events.schemas.values import format_utc
 from dealreg.eventstore import ServiceApplication
 from dealreg.identity import emitted_event_id
 from dealreg.rejections import RejectedMessage
@@ -51,8 +50,14 @@ class DeadLetter:
     original: str | None
     original_encoding: str
 
+    @property
+    def rejected(self) -> str:
+        """When the rejected record was produced: its Kafka timestamp, UTC, to the
+        millisecond (as Kafka keeps it)."""
+        return self.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
     def document(self) -> dict[str, Any]:
-        return asdict(self) | {"time": format_utc(self.time)}
+        return asdict(self) | {"time": self.rejected}
 
 
 def add_commands(dlq: argparse.ArgumentParser) -> None:
@@ -136,10 +141,10 @@ def _list(args: argparse.Namespace, settings: Settings, letters: list[DeadLetter
     if not chosen:
         print("no dead letters", file=sys.stderr)
         return 0
-    print(f"{'ID':36}  {'REJECTED (UTC)':20}  {'SERVICE':12}  {'TOPIC':26}  "
+    print(f"{'ID':36}  {'REJECTED (UTC)':24}  {'SERVICE':12}  {'TOPIC':26}  "
           f"{'PARTITION':>9}  {'OFFSET':>7}  ERROR")
     for letter in chosen:
-        print(f"{letter.dead_letter_id:36}  {format_utc(letter.time):20}  "
+        print(f"{letter.dead_letter_id:36}  {letter.rejected:24}  "
               f"{letter.service:12}  {letter.topic:26}  {letter.partition:>9}  "
               f"{letter.offset:>7}  {_one_line(letter.error, 100)}")
     return 0
@@ -160,7 +165,7 @@ def _show(args: argparse.Namespace, letter: DeadLetter) -> int:
     print("\n".join([
         f"dead letter {letter.dead_letter_id}",
         f"  rejected by  the {letter.service} service",
-        f"  rejected     {format_utc(letter.time)} (the record's Kafka timestamp)",
+        f"  rejected     {letter.rejected} (the record's Kafka timestamp)",
         f"  from         {letter.topic}, partition {letter.partition}, "
         f"offset {letter.offset}",
         f"  key          {letter.key if letter.key is not None else '(none)'}",

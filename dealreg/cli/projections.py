@@ -30,7 +30,7 @@ async def run_projections(args: argparse.Namespace, settings: Settings) -> int:
             if args.projections_command == "status":
                 lags = await asyncio.to_thread(projector.status, chosen)
                 for lag in lags:
-                    print(f"{lag.projection:<16} {lag.source:<13} at {lag.position:>9} of "
+                    print(f"{lag.projection:<21} {lag.source:<13} at {lag.position:>9} of "
                           f"{lag.head:>9}  behind {lag.behind}")
                 return 0
             if args.projections_command == "rebuild":
@@ -81,6 +81,12 @@ async def run_partners(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(ranked, indent=2, ensure_ascii=False))
         return 0
+    elsewhere = sorted({currency for partner in ranked
+                        for currency in partner["partner_sourced_revenue"]} - {args.currency})
+    if elsewhere and not any(args.currency in partner["partner_sourced_revenue"]
+                             for partner in ranked):
+        print(f"dealreg: no partner-sourced revenue in {args.currency}; there is some in "
+              f"{', '.join(elsewhere)} (--currency {elsewhere[0]})", file=sys.stderr)
     print(f"{'partner':<20} {'revenue ' + args.currency:>18} {'win rate':>9} "
           f"{'days to 1st won':>16}")
     for partner in ranked:

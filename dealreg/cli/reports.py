@@ -121,8 +121,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     app = existing_application(CONFLICT, settings)
     try:
         if args.command == "accounts":
-            result: Any = salesops.account_as_of(app, args.account,
-                                                 args.as_of or datetime.now(UTC), args.country)
+            as_of = args.as_of or datetime.now(UTC).replace(microsecond=0)
+            result: Any = salesops.account_as_of(app, args.account, as_of, args.country)
             text = _account_text(result)
         elif args.disputes_command == "list":
             result = salesops.list_disputes(app, open_only=args.open)
@@ -145,8 +145,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as error:  # an account that is neither a key nor a domain
         if args.command != "accounts":
             raise
-        print(f"dealreg: {args.account!r} is not a domain ({error}); an account without "
-              f"a domain is its company name and country: dealreg accounts show "
+        looks_like_a_domain = "." in args.account and not any(
+            character.isspace() or character == "," for character in args.account)
+        why = f" ({str(error).partition(': ')[2]})" if looks_like_a_domain else ""
+        print(f"dealreg: {args.account!r} is not a domain{why}; an account without a "
+              f"domain is its company name and country: dealreg accounts show "
               f"{shlex.quote(args.account)} --country CC", file=sys.stderr)
         return 1
     finally:

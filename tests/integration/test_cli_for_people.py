@@ -167,9 +167,12 @@ def test_accounts_show_gives_each_registration_its_state_then(people: People) ->
 def test_accounts_show_of_a_company_name_needs_its_country(people: People) -> None:
     r_1_protected_r_2_later_expired(people.bus)
     line = one_line(people.dealreg("accounts", "show", "ACME, Inc."))
-    assert line.startswith("dealreg: 'ACME, Inc.' is not a domain (")
-    assert line.endswith("an account without a domain is its company name and country: "
-                         "dealreg accounts show 'ACME, Inc.' --country CC")
+    assert line == ("dealreg: 'ACME, Inc.' is not a domain; an account without a domain is "
+                    "its company name and country: dealreg accounts show 'ACME, Inc.' "
+                    "--country CC")
+    typo = one_line(people.dealreg("accounts", "show", "acme..example"))
+    assert typo.startswith("dealreg: 'acme..example' is not a domain ('acme..example' is not "
+                           "a valid domain name")
     named = people.dealreg("accounts", "show", "ACME, Inc.", "--country", "us", "--as-of",
                            "2026-03-03T00:00:00Z")
     assert named.status == 0, named.stderr
@@ -260,3 +263,17 @@ def test_expire_due_at_a_future_instant_needs_force(people: People) -> None:
     stored = people.dealreg("audit", "history", "r-1", "--json")
     assert "expired" not in {json.loads(line)["type"].rsplit(".", 1)[-1]
                              for line in stored.stdout.splitlines()}
+
+
+def test_partners_top_says_where_the_revenue_is_when_the_currency_has_none(
+        people: People) -> None:
+    people.bus.send("registrations.requests.v1", ev.registration_submitted("r-1", "p-a"))
+    people.bus.send("crm.v1", ev.deal_closed("d-1", registration_id="r-1", amount="1000.00"))
+    assert people.dealreg("projections", "rebuild").status == 0
+    in_usd = people.dealreg("partners", "top")
+    assert in_usd.status == 0, in_usd.stderr
+    assert in_usd.stderr == ("dealreg: no partner-sourced revenue in USD; there is some in "
+                             "EUR (--currency EUR)\n")
+    in_eur = people.dealreg("partners", "top", "--currency", "EUR")
+    assert in_eur.stderr == ""
+    assert in_eur.stdout.splitlines()[1].split()[:2] == ["p-a", "1000.00"]
