@@ -14,8 +14,8 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dealreg.actions.producing import Message, produce, validate_line
@@ -24,9 +24,10 @@ from dealreg.cli.kafka import read_text
 from dealreg.cli.stores import existing_service_stores
 from dealreg.cli.times import instant_or_day
 from dealreg.events.schemas import TOPICS, BadInput
+from dealreg.events.schemas.outputs import MessageRejected
 from dealreg.eventstore import ServiceApplication
 from dealreg.identity import emitted_event_id
-from dealreg.rejections import RejectedMessage
+from dealreg.rejections import RejectedMessage, dead_letter
 from dealreg.settings import Settings
 
 #: The CloudEvents extension attribute of a replayed record: the dead letter's id.
@@ -37,18 +38,13 @@ MIN_PREFIX = 8
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One rejected record, as the service that rejected it recorded it."""
+    """One rejected record, as the service that rejected it recorded it: its
+    ``message.rejected`` (id, time, data) on ``dealreg.dlq.v1``."""
 
     dead_letter_id: str
     service: str
     time: datetime
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    error: str
-    original: str | None
-    original_encoding: str
+    data: MessageRejected
 
     @property
     def rejected(self) -> str:
@@ -57,7 +53,8 @@ class DeadLetter:
         return self.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def document(self) -> dict[str, Any]:
-        return asdict(self) | {"time": self.rejected}
+        return {"dead_letter_id": self.dead_letter_id, "service": self.service,
+                "time": self.rejected, **self.data.model_dump()}
 
 
 def add_commands(dlq: argparse.ArgumentParser) -> None:
@@ -98,18 +95,18 @@ def dead_letters(settings: Settings) -> list[DeadLetter]:
     """Every dead letter of the three services, oldest rejected record first."""
     with existing_service_stores(settings) as apps:
         found = [letter for name, app in apps.items() for letter in _of(name, app)]
-    return sorted(found, key=lambda d: (d.time, d.topic, d.partition, d.offset, d.service))
+    return sorted(found, key=lambda d: (d.time, d.data.topic, d.data.partition,
+                                        d.data.offset, d.service))
 
 
 def _of(service: str, app: ServiceApplication) -> Iterator[DeadLetter]:
     for event in app.stored_events(RejectedMessage.Rejected):
+        published = dead_letter(event)  # as the outbox publishes it
+        assert isinstance(published.data, MessageRejected)
         yield DeadLetter(
             dead_letter_id=emitted_event_id(service, str(event.originator_id),
                                             event.originator_version, 0),
-            service=service, time=datetime.fromtimestamp(event.timestamp_ms / 1000, UTC),
-            topic=event.topic, partition=event.partition, offset=event.offset, key=event.key,
-            error=event.error, original=event.original,
-            original_encoding=event.original_encoding)
+            service=service, time=published.time, data=published.data)
 
 
 def find(letters: Sequence[DeadLetter], given: str) -> DeadLetter:
@@ -131,8 +128,8 @@ def find(letters: Sequence[DeadLetter], given: str) -> DeadLetter:
 
 def _list(args: argparse.Namespace, settings: Settings, letters: list[DeadLetter]) -> int:
     chosen = [letter for letter in letters
-              if (args.topic is None or args.topic in (letter.topic,
-                                                       settings.logical_topic(letter.topic)))
+              if (args.topic is None
+                  or args.topic in (letter.data.topic, settings.logical_topic(letter.data.topic)))
               and (args.since is None or letter.time >= args.since)]
     if args.json:
         print(json.dumps([letter.document() for letter in chosen], indent=2,
@@ -145,8 +142,8 @@ def _list(args: argparse.Namespace, settings: Settings, letters: list[DeadLetter
           f"{'PARTITION':>9}  {'OFFSET':>7}  ERROR")
     for letter in chosen:
         print(f"{letter.dead_letter_id:36}  {letter.rejected:24}  "
-              f"{letter.service:12}  {letter.topic:26}  {letter.partition:>9}  "
-              f"{letter.offset:>7}  {_one_line(letter.error, 100)}")
+              f"{letter.service:12}  {letter.data.topic:26}  {letter.data.partition:>9}  "
+              f"{letter.data.offset:>7}  {_one_line(letter.data.error, 100)}")
     return 0
 
 
@@ -157,7 +154,7 @@ def _one_line(text: str, width: int) -> str:
 
 def _show(args: argparse.Namespace, letter: DeadLetter) -> int:
     if args.original:
-        print(letter.original if letter.original is not None else "")
+        print("" if letter.data.original is None else letter.data.original)
         return 0
     if args.json:
         print(json.dumps(letter.document(), indent=2, ensure_ascii=False))
@@ -166,13 +163,13 @@ def _show(args: argparse.Namespace, letter: DeadLetter) -> int:
         f"dead letter {letter.dead_letter_id}",
         f"  rejected by  the {letter.service} service",
         f"  rejected     {letter.rejected} (the record's Kafka timestamp)",
-        f"  from         {letter.topic}, partition {letter.partition}, "
-        f"offset {letter.offset}",
-        f"  key          {letter.key if letter.key is not None else '(none)'}",
-        f"  error        {letter.error}",
-        f"  original     ({letter.original_encoding}; correct it in a file and "
+        f"  from         {letter.data.topic}, partition {letter.data.partition}, "
+        f"offset {letter.data.offset}",
+        f"  key          {'(none)' if letter.data.key is None else letter.data.key}",
+        f"  error        {letter.data.error}",
+        f"  original     ({letter.data.original_encoding}; correct it in a file and "
         f"dealreg dlq replay {letter.dead_letter_id[:MIN_PREFIX]} --edited FILE):",
-        _readable(letter.original),
+        _readable(letter.data.original),
     ]))
     return 0
 
@@ -210,13 +207,13 @@ def replay_message(letter: DeadLetter, settings: Settings,
     """The contract topic and the validated message that replay ``letter``: ``edited`` (the
     corrected CloudEvent) or its original, with :data:`REPLAY_OF` naming the dead letter;
     :class:`CommandError` naming the field when it is still bad input."""
-    topic = settings.logical_topic(letter.topic)
+    topic = settings.logical_topic(letter.data.topic)
     if topic not in TOPICS:
-        raise CommandError(f"dead letter {letter.dead_letter_id}: {letter.topic!r} is not a "
+        raise CommandError(f"dead letter {letter.dead_letter_id}: {letter.data.topic!r} is not a "
                            "topic of the contract (another DEALREG_TOPIC_PREFIX?)")
     which = "the edited event" if edited is not None else "its original"
     text = edited if edited is not None else (
-        letter.original if letter.original_encoding == "utf-8" else None)
+        letter.data.original if letter.data.original_encoding == "utf-8" else None)
     try:
         document = json.loads(text or "")
     except ValueError:

@@ -7,19 +7,18 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
 from dealreg.settings import Settings
 from tests.conftest import test_database_url as database_url
+from tests.integration.test_cli_commands import Program
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 from tests.support.cli import Ran, dealreg
@@ -38,29 +37,6 @@ READ_ONLY = [
     (("projections", "status"), "registration"), (("dlq", "list"), "registration"),
     (("dlq", "show", "12345678"), "registration"),
 ]
-
-
-@dataclass
-class People:
-    """The services wired in memory on real stores, and ``dealreg`` run on them."""
-
-    bus: InMemoryBus
-    settings: Settings
-    capsys: pytest.CaptureFixture[str]
-    monkeypatch: pytest.MonkeyPatch
-
-    def dealreg(self, *argv: str) -> Ran:
-        return dealreg(self.capsys, self.monkeypatch, self.settings, *argv)
-
-
-@pytest.fixture
-def people(settings: Settings, capsys: pytest.CaptureFixture[str],
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[People]:
-    bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS], settings=settings)
-    for partner_id in ("p-a", "p-b"):
-        bus.send("partners.v1", ev.partner_enrolled(partner_id))
-    yield People(bus, settings, capsys, monkeypatch)
-    bus.close()
 
 
 def one_line(ran: Ran) -> str:
@@ -141,6 +117,25 @@ def test_ctrl_c_during_a_client_command_is_one_line(
     assert stderr.splitlines() == ["dealreg: interrupted (Ctrl-C); tail did not finish"]
 
 
+def test_ctrl_c_while_a_store_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    """A database that accepts the connection and never answers: Ctrl-C then is one line
+    (once the store's connection attempt gives up), never a traceback."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith("DEALREG_")}
+        env["DEALREG_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{port}/test"
+        command = subprocess.Popen([sys.executable, "-m", "dealreg.cli", "disputes", "list"],
+                                   env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        connection, _ = silent.accept()  # it is waiting for the database's answer
+        with connection:
+            command.send_signal(signal.SIGINT)
+            _, stderr = command.communicate(timeout=60)
+    assert command.returncode == 130
+    assert stderr.splitlines() == ["dealreg: interrupted (Ctrl-C); disputes did not finish"]
+
+
 def r_1_protected_r_2_later_expired(bus: InMemoryBus) -> None:
     """p-a's r-1 on acme.example (a 45-day gold referral window from 2026-03-01); p-b's r-2
     on ACME, Inc. of the US without a domain."""
@@ -150,30 +145,30 @@ def r_1_protected_r_2_later_expired(bus: InMemoryBus) -> None:
         "r-2", "p-b", domain=None, submitted_at="2026-03-02T00:00:00Z"))
 
 
-def test_accounts_show_gives_each_registration_its_state_then(people: People) -> None:
-    r_1_protected_r_2_later_expired(people.bus)
-    during = people.dealreg("accounts", "show", "acme.example", "--as-of", "2026-03-10")
+def test_accounts_show_gives_each_registration_its_state_then(program: Program) -> None:
+    r_1_protected_r_2_later_expired(program.bus)
+    during = program.dealreg("accounts", "show", "acme.example", "--as-of", "2026-03-10")
     assert during.status == 0, during.stderr
     assert during.stdout.splitlines()[0] == ("account domain:acme.example as of "
                                              "2026-03-10T00:00:00Z")
     assert "held by r-1 (p-a)" in during.stdout
     assert during.stdout.splitlines()[2].split() == ["r-1", "p-a", "protected"]
-    after = people.dealreg("accounts", "show", "acme.example", "--as-of", "2026-11-29")
+    after = program.dealreg("accounts", "show", "acme.example", "--as-of", "2026-11-29")
     assert "nobody holds it" in after.stdout
     assert after.stdout.splitlines()[2].split() == ["r-1", "p-a", "expired"]
     assert "protected" not in after.stdout
 
 
-def test_accounts_show_of_a_company_name_needs_its_country(people: People) -> None:
-    r_1_protected_r_2_later_expired(people.bus)
-    line = one_line(people.dealreg("accounts", "show", "ACME, Inc."))
+def test_accounts_show_of_a_company_name_needs_its_country(program: Program) -> None:
+    r_1_protected_r_2_later_expired(program.bus)
+    line = one_line(program.dealreg("accounts", "show", "ACME, Inc."))
     assert line == ("dealreg: 'ACME, Inc.' is not a domain; an account without a domain is "
                     "its company name and country: dealreg accounts show 'ACME, Inc.' "
                     "--country CC")
-    typo = one_line(people.dealreg("accounts", "show", "acme..example"))
+    typo = one_line(program.dealreg("accounts", "show", "acme..example"))
     assert typo.startswith("dealreg: 'acme..example' is not a domain ('acme..example' is not "
                            "a valid domain name")
-    named = people.dealreg("accounts", "show", "ACME, Inc.", "--country", "us", "--as-of",
+    named = program.dealreg("accounts", "show", "ACME, Inc.", "--country", "us", "--as-of",
                            "2026-03-03T00:00:00Z")
     assert named.status == 0, named.stderr
     assert named.stdout.splitlines()[0] == "account name:US:acme as of 2026-03-03T00:00:00Z"
@@ -181,12 +176,12 @@ def test_accounts_show_of_a_company_name_needs_its_country(people: People) -> No
 
 
 def test_an_instant_that_is_neither_a_date_nor_a_timestamp_is_refused(
-        people: People) -> None:
+        program: Program) -> None:
     with pytest.raises(SystemExit) as refused:
-        people.dealreg("accounts", "show", "acme.example", "--as-of", "yesterday")
+        program.dealreg("accounts", "show", "acme.example", "--as-of", "yesterday")
     assert refused.value.code == 2
     assert "not an RFC 3339 timestamp: 'yesterday' (or a date: YYYY-MM-DD)" in \
-        people.capsys.readouterr().err
+        program.capsys.readouterr().err
 
 
 def a_settled_dispute(bus: InMemoryBus) -> None:
@@ -199,16 +194,16 @@ def a_settled_dispute(bus: InMemoryBus) -> None:
                                                 resolved_at="2026-03-04T00:00:00Z"))
 
 
-def test_disputes_list_show_and_replay_read_as_text(people: People) -> None:
-    a_settled_dispute(people.bus)
-    listed = people.dealreg("disputes", "list")
+def test_disputes_list_show_and_replay_read_as_text(program: Program) -> None:
+    a_settled_dispute(program.bus)
+    listed = program.dealreg("disputes", "list")
     assert listed.status == 0, listed.stderr
     header, row = listed.stdout.splitlines()
     assert header.split() == ["DISPUTE", "STATUS", "KIND", "OPENED", "(UTC)", "ACCOUNT",
                               "REGISTRATIONS"]
     assert row.split()[:2] == ["x-1", "settled"]
 
-    shown = people.dealreg("disputes", "show", "x-1")
+    shown = program.dealreg("disputes", "show", "x-1")
     assert shown.status == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0].startswith("dispute x-1: settled, ")
@@ -221,10 +216,10 @@ def test_disputes_list_show_and_replay_read_as_text(people: People) -> None:
                for line in lines)
     assert "  timeline" in lines
     assert "newcomer" not in shown.stdout
-    as_json = json.loads(people.dealreg("disputes", "show", "x-1", "--json").stdout)
+    as_json = json.loads(program.dealreg("disputes", "show", "x-1", "--json").stdout)
     assert [p["registration_id"] for p in as_json["parties"]] == ["r-1", "r-2"]
 
-    replayed = people.dealreg("disputes", "replay", "x-1")
+    replayed = program.dealreg("disputes", "replay", "x-1")
     assert replayed.status == 0, replayed.stderr
     assert "datetime" not in replayed.stdout
     assert replayed.stdout.splitlines()[0] == ("dispute x-1 on account domain:acme.example: "
@@ -234,46 +229,46 @@ def test_disputes_list_show_and_replay_read_as_text(people: People) -> None:
                for line in replayed.stdout.splitlines())
 
 
-def test_payouts_show_is_text_and_recompute_needs_no_flag(people: People) -> None:
-    bus = people.bus
+def test_payouts_show_is_text_and_recompute_needs_no_flag(program: Program) -> None:
+    bus = program.bus
     bus.send("registrations.requests.v1", ev.registration_submitted("r-1", "p-a"))
     bus.send("crm.v1", ev.deal_closed("d-1", registration_id="r-1", amount="1000.00"))
-    shown = people.dealreg("payouts", "show", "d-1")
+    shown = program.dealreg("payouts", "show", "d-1")
     assert shown.status == 0, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0].startswith("deal d-1: won 2026-04-10T00:00:00Z, first-year value 1000.00 "
                                "EUR")
     assert lines[1].split()[:4] == ["payout.calculated", "#1", "p-a:", "250.00"]
     assert "  owed to p-a: 250.00 EUR" in lines
-    assert json.loads(people.dealreg("payouts", "show", "d-1", "--json").stdout)[
+    assert json.loads(program.dealreg("payouts", "show", "d-1", "--json").stdout)[
         "deal"]["deal_id"] == "d-1"
     for argv in (("payouts", "recompute"), ("payouts", "recompute", "--dry-run")):
-        recomputed = people.dealreg(*argv)
+        recomputed = program.dealreg(*argv)
         assert recomputed.status == 0, recomputed.stderr
         assert recomputed.stdout == "every (deal, partner) sum equals the correct amount\n"
 
 
-def test_expire_due_at_a_future_instant_needs_force(people: People) -> None:
-    people.bus.send("registrations.requests.v1", ev.registration_submitted(
+def test_expire_due_at_a_future_instant_needs_force(program: Program) -> None:
+    program.bus.send("registrations.requests.v1", ev.registration_submitted(
         "r-1", "p-a", submitted_at=time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime())))
-    line = one_line(people.dealreg("expire-due", "--now", "2099-01-01T00:00:00Z"))
+    line = one_line(program.dealreg("expire-due", "--now", "2099-01-01T00:00:00Z"))
     assert line == ("dealreg: --now 2099-01-01T00:00:00Z is in the future: registrations "
                     "still protected today whose window ends before it would expire early; "
                     "add --force to expire them anyway")
-    stored = people.dealreg("audit", "history", "r-1", "--json")
+    stored = program.dealreg("audit", "history", "r-1", "--json")
     assert "expired" not in {json.loads(line)["type"].rsplit(".", 1)[-1]
                              for line in stored.stdout.splitlines()}
 
 
 def test_partners_top_says_where_the_revenue_is_when_the_currency_has_none(
-        people: People) -> None:
-    people.bus.send("registrations.requests.v1", ev.registration_submitted("r-1", "p-a"))
-    people.bus.send("crm.v1", ev.deal_closed("d-1", registration_id="r-1", amount="1000.00"))
-    assert people.dealreg("projections", "rebuild").status == 0
-    in_usd = people.dealreg("partners", "top")
+        program: Program) -> None:
+    program.bus.send("registrations.requests.v1", ev.registration_submitted("r-1", "p-a"))
+    program.bus.send("crm.v1", ev.deal_closed("d-1", registration_id="r-1", amount="1000.00"))
+    assert program.dealreg("projections", "rebuild").status == 0
+    in_usd = program.dealreg("partners", "top")
     assert in_usd.status == 0, in_usd.stderr
     assert in_usd.stderr == ("dealreg: no partner-sourced revenue in USD; there is some in "
                              "EUR (--currency EUR)\n")
-    in_eur = people.dealreg("partners", "top", "--currency", "EUR")
+    in_eur = program.dealreg("partners", "top", "--currency", "EUR")
     assert in_eur.stderr == ""
     assert in_eur.stdout.splitlines()[1].split()[:2] == ["p-a", "1000.00"]
