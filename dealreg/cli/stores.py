@@ -40,13 +40,14 @@ def exists(settings: Settings, name: str) -> bool:
     return found is not None
 
 
-def require(settings: Settings, name: str, what: str) -> Settings:
+def require(settings: Settings, name: str, what: str,
+            first: str = "run `dealreg up` first") -> Settings:
     """``settings`` that open the existing store ``name`` without creating tables;
-    :class:`StoreAbsentError` when it is absent."""
+    :class:`StoreAbsentError` when it is absent, saying what to do ``first``."""
     if not exists(settings, name):
         variable = "DEALREG_DATABASE_URL" if settings.uses_postgres else "DEALREG_DATA_DIR"
         raise StoreAbsentError(f"no {what} at {where(settings, name)}; is {variable} right? "
-                               "run `dealreg up` first")
+                               f"{first}")
     return settings.with_overrides(create_tables=False)
 
 

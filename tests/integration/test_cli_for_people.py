@@ -36,6 +36,7 @@ READ_ONLY = [
     (("audit", "export"), "registration"), (("policy", "show"), "payouts"),
     (("projections", "status"), "registration"), (("dlq", "list"), "registration"),
     (("dlq", "show", "12345678"), "registration"),
+    (("tokens", "list"), "api"),
 ]
 
 
@@ -43,6 +44,11 @@ def one_line(ran: Ran) -> str:
     assert ran.status != 0
     [line] = ran.stderr.splitlines()
     return line
+
+
+UP = "run `dealreg up` first"
+WHAT = {"api": "token store"}
+FIRST = {"api": "`dealreg tokens create` makes the first token"}
 
 
 @pytest.mark.parametrize(("argv", "store"), READ_ONLY, ids=[" ".join(a) for a, _ in READ_ONLY])
@@ -54,8 +60,8 @@ def test_a_read_only_command_on_an_empty_directory_creates_nothing(
     settings = Settings(data_dir=empty / "data")
     monkeypatch.chdir(empty)
     line = one_line(dealreg(capsys, monkeypatch, settings, *argv))
-    assert line == (f"dealreg: no {store} store at {empty}/data/{store}.sqlite; is "
-                    "DEALREG_DATA_DIR right? run `dealreg up` first")
+    assert line == (f"dealreg: no {WHAT.get(store, store + ' store')} at {empty}/data/"
+                    f"{store}.sqlite; is DEALREG_DATA_DIR right? {FIRST.get(store, UP)}")
     assert list(empty.iterdir()) == []
 
 
@@ -67,8 +73,9 @@ def test_a_read_only_command_on_an_empty_schema_prefix_creates_nothing(
     url = database_url()
     settings = Settings(data_dir=tmp_path / "data", database_url=url, db_schema_prefix=prefix)
     line = one_line(dealreg(capsys, monkeypatch, settings, *argv))
-    assert line == (f"dealreg: no {store} store at {settings.database_description()} schema "
-                    f"{prefix}{store}; is DEALREG_DATABASE_URL right? run `dealreg up` first")
+    assert line == (f"dealreg: no {WHAT.get(store, store + ' store')} at "
+                    f"{settings.database_description()} schema {prefix}{store}; is "
+                    f"DEALREG_DATABASE_URL right? {FIRST.get(store, UP)}")
     with psycopg.connect(url) as conn:
         created = conn.execute("SELECT schema_name FROM information_schema.schemata "
                                "WHERE schema_name LIKE %s", (f"{prefix}%",)).fetchall()
