@@ -176,12 +176,18 @@ def _decision(decision: Sequence[Any]) -> str:
 def _disputes_text(disputes: list[dict[str, Any]]) -> str:
     if not disputes:
         return "no disputes"
-    lines = [f"{'DISPUTE':14}  {'STATUS':7}  {'KIND':22}  {'OPENED (UTC)':20}  "
-             f"{'ACCOUNT':28}  REGISTRATIONS"]
-    lines += [f"{d['dispute_id']:14}  {d['status']:7}  {d['kind']:22}  "
-              f"{_text(d['opened_at']):20}  {d['account_key']:28}  "
+    ids, accounts = _width(disputes, "dispute_id", 7), _width(disputes, "account_key", 7)
+    lines = [f"{'DISPUTE':{ids}}  {'STATUS':7}  {'KIND':23}  {'OPENED (UTC)':20}  "
+             f"{'ACCOUNT':{accounts}}  REGISTRATIONS"]
+    lines += [f"{d['dispute_id']:{ids}}  {d['status']:7}  {d['kind']:23}  "
+              f"{_text(d['opened_at']):20}  {d['account_key']:{accounts}}  "
               f"{', '.join(d['registration_ids'])}" for d in disputes]
     return "\n".join(lines)
+
+
+def _width(rows: list[dict[str, Any]], column: str, at_least: int = 0) -> int:
+    """The width of a text column: its longest value."""
+    return max([at_least, *(len(str(row[column])) for row in rows)])
 
 
 def _dispute_text(view: dict[str, Any]) -> str:
@@ -235,8 +241,11 @@ def _account_text(result: dict[str, Any]) -> str:
         lines.append(f"  held by {holder['registration_id']} ({holder['partner_id']}) from "
                      f"{_text(holder['protected_from'])} to "
                      f"{_text(holder['expires_at'])}: {holder['why']}")
-    for claim in result["registrations"]:
-        lines.append(f"  {claim['registration_id']:12} {claim['partner_id']:12} "
+    claims = result["registrations"]
+    ids = _width(claims, "registration_id")
+    partners = _width(claims, "partner_id")
+    for claim in claims:
+        lines.append(f"  {claim['registration_id']:{ids}} {claim['partner_id']:{partners}} "
                      f"{claim['status']}")
     if result["open_opportunities"]:
         lines.append(f"  open direct opportunities: {', '.join(result['open_opportunities'])}")
