@@ -43,8 +43,7 @@ def write_examples(args: argparse.Namespace, settings: Settings) -> int:
     if not files:
         raise CommandError(f"no example files (*.jsonl) in {args.source.resolve()}: run "
                            "it from the repository, or give --from DIR")
-    documents = {file.name: [json.loads(line) for line in file.read_text(
-        encoding="utf-8").splitlines() if line.strip()] for file in files}
+    documents = {file.name: _events(file) for file in files}
     today = datetime.now(UTC).date()
     shift = days_to_move(documents.values(), today)
     target: Path = args.target or settings.data_dir / "examples"
@@ -57,6 +56,19 @@ def write_examples(args: argparse.Namespace, settings: Settings) -> int:
           f"{shift.days} days (the newest fact is now {today - timedelta(days=1)})",
           file=sys.stderr)
     return 0
+
+
+def _events(file: Path) -> list[Any]:
+    """The CloudEvents of one example file; :class:`CommandError` naming the line that is
+    not JSON."""
+    events = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                events.append(json.loads(line))
+            except ValueError as error:
+                raise CommandError(f"{file} line {number}: not JSON ({error})") from None
+    return events
 
 
 def days_to_move(documents: Iterable[list[Any]], today: date) -> timedelta:

@@ -7,8 +7,12 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 from dealreg.cli import _parser, _settings
 from dealreg.cli.examples import days_to_move, moved, write_examples
+from dealreg.settings import Settings
+from tests.support.cli import dealreg
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,3 +43,19 @@ def test_the_examples_written_are_valid_and_dated_to_today(tmp_path: Path) -> No
     originals = [json.loads(line) for line in (REPO / "examples/crm.jsonl").read_text()
                  .splitlines()]
     assert [event["id"] for event in written["crm.jsonl"]] == [e["id"] for e in originals]
+
+
+def test_example_files_that_are_missing_or_not_json_are_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = dealreg(capsys, monkeypatch, Settings(), "examples", "--from",
+                      str(tmp_path / "nowhere"))
+    assert (missing.status, missing.stderr) == (1, (
+        f"dealreg: no example files (*.jsonl) in {tmp_path / 'nowhere'}: run it from the "
+        "repository, or give --from DIR\n"))
+    (tmp_path / "broken.jsonl").write_text('{"time": "2026-03-01T00:00:00Z"}\n{oops\n')
+    broken = dealreg(capsys, monkeypatch, Settings(), "examples", "--from", str(tmp_path),
+                     "--to", str(tmp_path / "out"))
+    assert broken.status == 1
+    assert broken.stderr.startswith(f"dealreg: {tmp_path}/broken.jsonl line 2: not JSON (")
+    assert not (tmp_path / "out").exists()
