@@ -46,13 +46,13 @@ def kafka_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--kafka", metavar="HOST:PORT", default=argparse.SUPPRESS,
                          help="Kafka bootstrap servers (DEALREG_KAFKA_BOOTSTRAP; default: the "
                          "bundled broker at 127.0.0.1:DEALREG_LOCAL_BROKER_PORT, 9092)")
-    command.add_argument("--topic-prefix", default=argparse.SUPPRESS,
+    command.add_argument("--topic-prefix", metavar="PREFIX", default=argparse.SUPPRESS,
                          help="prefix of every topic (DEALREG_TOPIC_PREFIX)")
 
 
 def log_flags(command: argparse.ArgumentParser) -> None:
     """How a long-running command logs (also accepted before the command)."""
-    command.add_argument("--log-level", default=argparse.SUPPRESS,
+    command.add_argument("--log-level", metavar="LEVEL", default=argparse.SUPPRESS,
                          help="DEBUG, INFO, WARNING… (DEALREG_LOG_LEVEL)")
     command.add_argument("--log-format", choices=("json", "text"), default=argparse.SUPPRESS,
                          help="log line format (DEALREG_LOG_FORMAT)")
@@ -62,12 +62,13 @@ def store_flags(command: argparse.ArgumentParser) -> None:
     """Where the event stores are."""
     command.add_argument("--store", metavar="URL", help="postgresql://… event store "
                          "(DEALREG_DATABASE_URL; default: SQLite files in DEALREG_DATA_DIR)")
-    command.add_argument("--data-dir", type=Path, help="SQLite directory (DEALREG_DATA_DIR)")
+    command.add_argument("--data-dir", type=Path, metavar="DIR",
+                         help="SQLite directory (DEALREG_DATA_DIR)")
 
 
 def partitions_flag(command: argparse.ArgumentParser) -> None:
     """Of a command that creates topics."""
-    command.add_argument("--partitions", type=int,
+    command.add_argument("--partitions", type=int, metavar="N",
                          help="partitions of topics created (DEALREG_PARTITIONS)")
 
 
