@@ -7,10 +7,9 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
-from typing import TypeAlias, get_args
+from typing import get_args
 
 from dealreg import logs
 from dealreg.api.tokens import ROLES
@@ -29,66 +28,24 @@ from dealreg.cli import (
     reports,
     tokens,
 )
+from dealreg.cli.flags import (
+    REPORT,
+    SENDS,
+    SERVICE,
+    Commands,
+    command,
+    json_flag,
+    kafka_flags,
+    log_flags,
+    partitions_flag,
+    store_flags,
+)
 from dealreg.cli.times import instant, instant_or_day
 from dealreg.events.schemas.values import Program, Tier
 from dealreg.settings import Settings, SettingsError
 
 PROJECTION_NAMES = ("account_registry", "partner_metrics", "payout_ledger",
                     "partner_registrations")
-
-
-#: Flags a command takes (:func:`_command`): each command's help shows only its own.
-Flags: TypeAlias = Callable[[argparse.ArgumentParser], None]
-
-
-def kafka_flags(command: argparse.ArgumentParser) -> None:
-    """Where Kafka is (also accepted before the command, as ``dealreg --kafka … COMMAND``)."""
-    command.add_argument("--kafka", metavar="HOST:PORT", default=argparse.SUPPRESS,
-                         help="Kafka bootstrap servers (DEALREG_KAFKA_BOOTSTRAP; default: the "
-                         "bundled broker at 127.0.0.1:DEALREG_LOCAL_BROKER_PORT, 9092)")
-    command.add_argument("--topic-prefix", metavar="PREFIX", default=argparse.SUPPRESS,
-                         help="prefix of every topic (DEALREG_TOPIC_PREFIX)")
-
-
-def log_flags(command: argparse.ArgumentParser) -> None:
-    """How a long-running command logs (also accepted before the command)."""
-    command.add_argument("--log-level", metavar="LEVEL", default=argparse.SUPPRESS,
-                         help="DEBUG, INFO, WARNING… (DEALREG_LOG_LEVEL)")
-    command.add_argument("--log-format", choices=("json", "text"), default=argparse.SUPPRESS,
-                         help="log line format (DEALREG_LOG_FORMAT)")
-
-
-def store_flags(command: argparse.ArgumentParser) -> None:
-    """Where the event stores are."""
-    command.add_argument("--store", metavar="URL", help="postgresql://… event store "
-                         "(DEALREG_DATABASE_URL; default: SQLite files in DEALREG_DATA_DIR)")
-    command.add_argument("--data-dir", type=Path, metavar="DIR",
-                         help="SQLite directory (DEALREG_DATA_DIR)")
-
-
-def partitions_flag(command: argparse.ArgumentParser) -> None:
-    """Of a command that creates topics."""
-    command.add_argument("--partitions", type=int, metavar="N",
-                         help="partitions of topics created (DEALREG_PARTITIONS)")
-
-
-def json_flag(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--json", action="store_true", help="JSON output (for tools)")
-
-
-#: What each kind of command takes.
-SERVICE: tuple[Flags, ...] = (kafka_flags, log_flags, store_flags, partitions_flag)
-REPORT: tuple[Flags, ...] = (store_flags, json_flag)
-SENDS: tuple[Flags, ...] = (kafka_flags,)
-
-
-def _command(commands: Commands, name: str, summary: str,
-             *uses: Flags) -> argparse.ArgumentParser:
-    """The subcommand ``name`` with the flags it ``uses``, and only those."""
-    command = commands.add_parser(name, help=summary, description=summary)
-    for flags in uses:
-        flags(command)
-    return command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,32 +59,32 @@ def _parser() -> argparse.ArgumentParser:
     log_flags(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = _command(commands, "up", "run all three services, the projections follower and "
+    up = command(commands, "up", "run all three services, the projections follower and "
                   "the HTTP API (starts the bundled broker unless --kafka or "
                   "DEALREG_KAFKA_BOOTSTRAP is given)", *SERVICE)
     up.add_argument("--processes", action="store_true", default=None,
                     help="each service and the projections follower in a process of its own, "
                     "to use every core (DEALREG_UP_PROCESSES; default: one process)")
     _api_address(up)
-    serve = _command(commands, "serve", "run one service (production; or one at a time "
+    serve = command(commands, "serve", "run one service (production; or one at a time "
                      "beside `dealreg broker`)", *SERVICE)
     serve.add_argument("service", choices=SERVICE_NAMES)
-    broker.add_command(_command(commands, "broker", broker.SUMMARY, log_flags))
-    _api_address(_command(commands, "api", "serve the HTTP API (docs/api.md): OpenAPI at "
+    broker.add_command(command(commands, "broker", broker.SUMMARY, log_flags))
+    _api_address(command(commands, "api", "serve the HTTP API (docs/api.md): OpenAPI at "
                           "/openapi.json, docs at /docs", kafka_flags, log_flags, store_flags))
     _token_commands(commands)
 
     topics = commands.add_parser("topics", help="manage the contract's topics")
     topics_commands = topics.add_subparsers(dest="topics_command", required=True)
-    _command(topics_commands, "create", "create every missing contract topic", kafka_flags,
+    command(topics_commands, "create", "create every missing contract topic", kafka_flags,
              partitions_flag)
 
-    publish = _command(commands, "publish", "validate CloudEvents from a JSON-lines file "
+    publish = command(commands, "publish", "validate CloudEvents from a JSON-lines file "
                        "and produce them", *SENDS)
     publish.add_argument("topic", help="contract topic name, e.g. registrations.requests.v1")
     publish.add_argument("file", help="JSON-lines file of CloudEvents, or - for stdin")
 
-    expire = _command(commands, "expire-due", "emit registration.expired for every window "
+    expire = command(commands, "expire-due", "emit registration.expired for every window "
                       "ended before --now", kafka_flags, store_flags)
     expire.add_argument("--now", required=True, type=instant, metavar="RFC3339",
                         help="the instant to expire at, e.g. 2026-05-01T00:00:00Z")
@@ -136,16 +93,16 @@ def _parser() -> argparse.ArgumentParser:
 
     disputes = commands.add_parser("disputes", help="sales ops: disputes and their decisions")
     disputes_commands = disputes.add_subparsers(dest="disputes_command", required=True)
-    listing = _command(disputes_commands, "list", "every dispute, oldest first", *REPORT)
+    listing = command(disputes_commands, "list", "every dispute, oldest first", *REPORT)
     listing.add_argument("--open", action="store_true", help="only open disputes")
     for name, summary in (("show", "the dispute: its parties, the rule, its status, the "
                                    "parties' case and its timeline"),
                           ("replay", "re-run the rules over the stored facts and compare")):
-        _command(disputes_commands, name, summary, *REPORT).add_argument("dispute_id")
+        command(disputes_commands, name, summary, *REPORT).add_argument("dispute_id")
     _dispute_actions(disputes_commands)
     accounts = commands.add_parser("accounts", help="sales ops: who holds an account")
     accounts_commands = accounts.add_subparsers(dest="accounts_command", required=True)
-    show = _command(accounts_commands, "show", "who held the account at an instant, and why",
+    show = command(accounts_commands, "show", "who held the account at an instant, and why",
                     *REPORT)
     show.add_argument("account", metavar="ACCOUNT_KEY|DOMAIN|COMPANY",
                       help="an account key (domain:…, name:…), a domain, or a company name "
@@ -158,14 +115,14 @@ def _parser() -> argparse.ArgumentParser:
 
     payouts = commands.add_parser("payouts", help="billing: payouts and statements")
     payouts_commands = payouts.add_subparsers(dest="payouts_command", required=True)
-    _command(payouts_commands, "show", "every payout event of a deal, with its basis and "
+    command(payouts_commands, "show", "every payout event of a deal, with its basis and "
              "the facts behind it", *REPORT).add_argument("deal_id")
-    recompute = _command(payouts_commands, "recompute", "recompute every deal from the "
+    recompute = command(payouts_commands, "recompute", "recompute every deal from the "
                          "stored facts and list differences (a preview: it changes nothing, "
                          "the service corrects by itself)", *REPORT)
     recompute.add_argument("--dry-run", action="store_true",
                            help="accepted for clarity: recompute only ever compares")
-    statement = _command(payouts_commands, "statement", "a partner's payouts and adjustments "
+    statement = command(payouts_commands, "statement", "a partner's payouts and adjustments "
                          "between two dates", store_flags, json_flag)
     statement.add_argument("partner_id")
     statement.add_argument("--from", dest="start", type=date.fromisoformat, required=True,
@@ -178,23 +135,23 @@ def _parser() -> argparse.ArgumentParser:
     projections = commands.add_parser("projections", help="read models: rebuild, status")
     projections_commands = projections.add_subparsers(dest="projections_command",
                                                       required=True)
-    rebuild = _command(projections_commands, "rebuild", "rebuild read models from the first "
+    rebuild = command(projections_commands, "rebuild", "rebuild read models from the first "
                        "event, with a progress bar", store_flags, log_flags)
     rebuild.add_argument("name", nargs="?", choices=PROJECTION_NAMES,
                          help="one projection (default: all)")
     rebuild.add_argument("--follow", action="store_true",
                          help="then keep them up to date until Ctrl-C")
-    _command(projections_commands, "status", "how far each projection is behind each event "
+    command(projections_commands, "status", "how far each projection is behind each event "
              "store", store_flags)
-    _command(projections_commands, "follow", "keep every projection up to date until Ctrl-C "
+    command(projections_commands, "follow", "keep every projection up to date until Ctrl-C "
              "(production)", store_flags, log_flags)
 
     partners = commands.add_parser(
         "partners", help="sales ops: partner pipeline metrics; partner admins: enrollment, tiers")
     partners_commands = partners.add_subparsers(dest="partners_command", required=True)
-    _command(partners_commands, "show", "a partner's registrations, wins, revenue and "
+    command(partners_commands, "show", "a partner's registrations, wins, revenue and "
              "payouts", *REPORT).add_argument("partner_id")
-    ranking = _command(partners_commands, "top", "partners ranked", *REPORT)
+    ranking = command(partners_commands, "top", "partners ranked", *REPORT)
     ranking.add_argument("--by", choices=("revenue", "win-rate", "time-to-first-deal"),
                          default="revenue")
     ranking.add_argument("--limit", type=int, default=10)
@@ -203,18 +160,18 @@ def _parser() -> argparse.ArgumentParser:
 
     _policy_commands(commands)
     _audit_commands(commands)
-    examples.add_command(_command(commands, "examples", examples.SUMMARY))
+    examples.add_command(command(commands, "examples", examples.SUMMARY))
     dlq.add_commands(commands.add_parser(
         "dlq", help="operators: dead letters (bad input), and replaying them corrected"))
 
     database = commands.add_parser("db", help="operators: PostgreSQL set-up")
     database_commands = database.add_subparsers(dest="db_command", required=True)
-    init = _command(database_commands, "init", "create schemas, tables and an append-only "
+    init = command(database_commands, "init", "create schemas, tables and an append-only "
                     "service role (run as the database owner; the role's password from "
                     "DEALREG_SERVICE_DB_PASSWORD)", store_flags)
     init.add_argument("--role", default="dealreg_service", help="the services' login role")
 
-    tail = _command(commands, "tail", "print a topic's events as JSON lines", kafka_flags)
+    tail = command(commands, "tail", "print a topic's events as JSON lines", kafka_flags)
     tail.add_argument("topic", help="contract topic name, e.g. registrations.v1")
     tail.add_argument("--from-beginning", action="store_true",
                       help="start at the oldest event (default: only new ones)")
@@ -223,17 +180,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: A group of subcommands (``add_subparsers``).
-Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
 def _at(command: argparse.ArgumentParser, what: str) -> None:
     command.add_argument("--at", type=instant, metavar="RFC3339",
                          help=f"when {what}, e.g. 2026-03-10T09:00:00Z (default: now)")
 
 
 def _dispute_actions(disputes_commands: Commands) -> None:
-    resolve = _command(disputes_commands, "resolve", "send dispute.resolved: give the account "
+    resolve = command(disputes_commands, "resolve", "send dispute.resolved: give the account "
                        "to a registration of the dispute or to the direct team", kafka_flags,
                        store_flags)
     resolve.add_argument("dispute_id", metavar="DISPUTE_ID", type=actions.said)
@@ -248,7 +201,7 @@ def _dispute_actions(disputes_commands: Commands) -> None:
                          help="why, in words")
     _at(resolve, "it was decided")
     resolve.set_defaults(outgoing=actions.resolve)
-    raising = _command(disputes_commands, "raise", "send dispute.raised: a partner disputes "
+    raising = command(disputes_commands, "raise", "send dispute.raised: a partner disputes "
                        "the registration that beat its own", kafka_flags, store_flags)
     raising.add_argument("registration_id", metavar="REGISTRATION_ID", type=actions.said,
                          help="the partner's registration, denied for a conflict")
@@ -259,7 +212,7 @@ def _dispute_actions(disputes_commands: Commands) -> None:
 
 
 def _adjust_action(payouts_commands: Commands) -> None:
-    adjust = _command(payouts_commands, "adjust", "send payout.adjustment_requested: pay a "
+    adjust = command(payouts_commands, "adjust", "send payout.adjustment_requested: pay a "
                       "partner more, or less, by hand", *SENDS)
     adjust.add_argument("deal_id", metavar="DEAL_ID", type=actions.said)
     adjust.add_argument("partner_id", metavar="PARTNER_ID", type=actions.said)
@@ -276,7 +229,7 @@ def _adjust_action(payouts_commands: Commands) -> None:
 
 
 def _partner_actions(partners_commands: Commands) -> None:
-    enroll = _command(partners_commands, "enroll", "send partner.enrolled: a partner joins a "
+    enroll = command(partners_commands, "enroll", "send partner.enrolled: a partner joins a "
                       "program", *SENDS)
     enroll.add_argument("partner_id", metavar="PARTNER_ID", type=actions.said)
     enroll.add_argument("--name", required=True, type=actions.said, metavar="NAME",
@@ -285,7 +238,7 @@ def _partner_actions(partners_commands: Commands) -> None:
     enroll.add_argument("--tier", required=True, choices=get_args(Tier))
     _at(enroll, "it may register deals from")
     enroll.set_defaults(outgoing=actions.enroll)
-    tier = _command(partners_commands, "tier", "send partner.tier_changed: a partner's new "
+    tier = command(partners_commands, "tier", "send partner.tier_changed: a partner's new "
                     "tier from an instant", *SENDS)
     tier.add_argument("partner_id", metavar="PARTNER_ID", type=actions.said)
     tier.add_argument("tier", choices=get_args(Tier), help="the new tier")
@@ -304,7 +257,7 @@ def _api_address(command: argparse.ArgumentParser) -> None:
 def _token_commands(commands: Commands) -> None:
     tokens = commands.add_parser("tokens", help="operators: the HTTP API's bearer tokens")
     tokens_commands = tokens.add_subparsers(dest="tokens_command", required=True)
-    create = _command(tokens_commands, "create", "make a token and print it once (only its "
+    create = command(tokens_commands, "create", "make a token and print it once (only its "
                       "hash is kept)", store_flags)
     create.add_argument("--role", required=True, choices=ROLES,
                         help="what the token may call (docs/api.md)")
@@ -313,9 +266,9 @@ def _token_commands(commands: Commands) -> None:
     create.add_argument("--name", required=True, type=actions.said, metavar="NAME",
                         help="who holds it; names the holder in the events it sends "
                         "(resolved_by, requested_by) and is never reused")
-    _command(tokens_commands, "list", "every token: name, role, partner, created, revoked "
+    command(tokens_commands, "list", "every token: name, role, partner, created, revoked "
              "(never the token)", store_flags)
-    revoke = _command(tokens_commands, "revoke", "end a token: the API refuses it from now "
+    revoke = command(tokens_commands, "revoke", "end a token: the API refuses it from now "
                       "on", store_flags)
     revoke.add_argument("name", metavar="NAME")
 
@@ -324,12 +277,12 @@ def _policy_commands(commands: Commands) -> None:
     policy = commands.add_parser("policy", help="billing: the program policy and what a new "
                                  "one would change")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
-    show = _command(policy_commands, "show", "the policy in force at an instant, every field",
+    show = command(policy_commands, "show", "the policy in force at an instant, every field",
                     *REPORT)
     show.add_argument("--at", type=instant_or_day, metavar="RFC3339|YYYY-MM-DD",
                       help="the business instant; a date means 00:00 UTC that day "
                       "(default: now)")
-    simulate = _command(policy_commands, "simulate", "what publishing a policy.published "
+    simulate = command(policy_commands, "simulate", "what publishing a policy.published "
                         "file would change in the payouts, without publishing it", *REPORT)
     simulate.add_argument("file", help="JSON-lines file of one policy.published CloudEvent, "
                           "as dealreg publish program.v1 takes it (- for stdin)")
@@ -338,11 +291,11 @@ def _policy_commands(commands: Commands) -> None:
 def _audit_commands(commands: Commands) -> None:
     audit = commands.add_parser("audit", help="auditors: history, verification, export")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    _command(audit_commands, "history", "every stored event about a registration, deal, "
+    command(audit_commands, "history", "every stored event about a registration, deal, "
              "dispute or partner", *REPORT).add_argument("id")
-    _command(audit_commands, "verify", "check every hash chain; exit 1 naming the first bad "
+    command(audit_commands, "verify", "check every hash chain; exit 1 naming the first bad "
              "event, or when there is nothing to verify", store_flags)
-    export = _command(audit_commands, "export", "every stored event with its hash, for "
+    export = command(audit_commands, "export", "every stored event with its hash, for "
                       "external verification", store_flags)
     export.add_argument("--format", choices=("jsonl",), default="jsonl")
     export.add_argument("--output", metavar="FILE", help="write there (default: stdout)")

@@ -20,6 +20,7 @@ from typing import Any
 
 from dealreg.actions.producing import Message, produce, validate_line
 from dealreg.cli.actions import CommandError
+from dealreg.cli.flags import REPORT, command, kafka_flags, store_flags
 from dealreg.cli.kafka import read_text
 from dealreg.cli.stores import existing_service_stores
 from dealreg.cli.times import instant_or_day
@@ -58,21 +59,19 @@ class DeadLetter:
 
 
 def add_commands(dlq: argparse.ArgumentParser) -> None:
-    from dealreg.cli import REPORT, _command, kafka_flags, store_flags
-
     commands = dlq.add_subparsers(dest="dlq_command", required=True)
-    listing = _command(commands, "list", "every dead letter, oldest first", *REPORT)
+    listing = command(commands, "list", "every dead letter, oldest first", *REPORT)
     listing.add_argument("--topic", metavar="TOPIC",
                          help="only those of this topic, e.g. registrations.requests.v1")
     listing.add_argument("--since", type=instant_or_day, metavar="RFC3339|YYYY-MM-DD",
                          help="only those rejected since then (a date: from 00:00 UTC)")
-    show = _command(commands, "show", "one dead letter: where it came from, the error "
+    show = command(commands, "show", "one dead letter: where it came from, the error "
                     "naming the field, the original value", *REPORT)
     show.add_argument("dead_letter_id", metavar="ID", help="its id (or its first 8+ "
                       "characters), as dealreg dlq list shows it")
     show.add_argument("--original", action="store_true",
                       help="print only the original value, e.g. to correct it in a file")
-    replay = _command(commands, "replay", "produce the original of each dead letter again "
+    replay = command(commands, "replay", "produce the original of each dead letter again "
                       "to its topic, or --edited the corrected one, linked to the dead "
                       f"letter by the CloudEvents attribute {REPLAY_OF}", kafka_flags,
                       store_flags)
