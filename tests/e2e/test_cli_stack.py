@@ -58,15 +58,28 @@ HOME = "DEALREG_TEST_HOME"
 def fresh_clone(where: Path) -> Path:
     """What a fresh clone of the repository holds, with the working tree's content: every
     tracked file and nothing else (no ``.dealreg``, no ``.venv``, no untracked file). The
-    test's Python runs it: ``python -m dealreg.cli`` imports the copy's ``dealreg``."""
+    test's Python runs it: ``python -m dealreg.cli`` imports the copy's ``dealreg``
+    (:func:`test_the_fresh_clone_runs_its_own_code`)."""
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True,
                             check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():
-            (where / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, where / name)
+        source, copy = REPO / name, where / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():  # dealreg/services -> ../services, as git keeps it
+            copy.symlink_to(os.readlink(source))
+        elif source.is_file():
+            shutil.copy2(source, copy)
     return where
+
+
+def test_the_fresh_clone_runs_its_own_code(tmp_path: Path) -> None:
+    clone = fresh_clone(tmp_path)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import dealreg.cli, dealreg.services.conflict.salesops as s; "
+         "print(dealreg.cli.__file__); print(s.__file__)"],
+        cwd=clone, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [Path(line).resolve().is_relative_to(clone.resolve()) for line in imported] == [
+        True, True]
 
 
 @pytest.fixture(params=[[], ["--processes"]], ids=["one-process", "processes"])
