@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-unit lint typecheck pytest clean bench chaos browser screenshots
+.PHONY: run test test-unit lint typecheck pytest clean bench chaos browser screenshots billing-example
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "dealreg needs Python 3.11+")'
@@ -61,6 +61,17 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The billing example (docs/billing.md) with its own client, confluent-kafka, which
+# `make run` does not install: applies every payout of the running stack once.
+BILLING_ARGS ?= --bootstrap 127.0.0.1:9092 --db billing.sqlite --idle-exit 5
+
+$(VENV)/.installed-billing: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[billing]'
+	@touch $@ $(VENV)/.installed
+
+billing-example: $(VENV)/.installed-billing
+	$(BIN)/python examples/billing/consumer.py $(BILLING_ARGS)
 
 clean:
 	rm -rf $(VENV) .dealreg .mypy_cache .ruff_cache .pytest_cache

@@ -34,7 +34,8 @@ def connect(settings: Settings, name: str, schema: Sequence[str] = ()) -> tuple[
         conn = psycopg.connect(settings.database_url, options=f"-c search_path={where}")
         placeholder = "%s"
     else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.create_tables:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(settings.data_dir / f"{name}.sqlite", timeout=30,
                                check_same_thread=False)  # one user at a time
         placeholder = "?"

@@ -260,7 +260,8 @@ def _cipher_env(settings: Settings) -> dict[str, str]:
 
 def _store_env(settings: Settings, service: str) -> dict[str, str]:
     if not settings.uses_postgres:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.create_tables:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.data_dir / f"{service}.sqlite"),

@@ -37,10 +37,15 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
+def _timestamp(record: logging.LogRecord) -> str:
+    """When the line was logged: UTC, to the millisecond."""
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -54,7 +59,8 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         pairs = " ".join(f"{key}={value}" for key, value in _fields(record).items())
-        line = f"{record.levelname.lower():7} {record.name}: {record.getMessage()} {pairs}"
+        line = (f"{_timestamp(record)} {record.levelname.lower():7} {record.name}: "
+                f"{record.getMessage()} {pairs}")
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return redact(line.rstrip())

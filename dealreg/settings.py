@@ -109,8 +109,14 @@ class Settings:
 
     @property
     def bootstrap(self) -> str:
-        """Where to reach Kafka when no local broker is started for us."""
-        return self.kafka_bootstrap or DEFAULT_BOOTSTRAP
+        """Where to reach Kafka when no local broker is started for us: the configured
+        servers, else the bundled broker's address on this machine
+        (``DEALREG_LOCAL_BROKER_PORT``, as ``dealreg up`` and ``dealreg broker`` start it)."""
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        if self.local_broker_port:
+            return f"127.0.0.1:{self.local_broker_port}"
+        return DEFAULT_BOOTSTRAP
 
     @property
     def uses_postgres(self) -> bool:
@@ -131,12 +137,16 @@ class Settings:
         """Where events are stored, for humans; never shows a password."""
         if not self.uses_postgres:
             return f"sqlite files under {self.data_dir.resolve()}"
+        return f"{self.database_description()} schemas {self.db_schema_prefix}*"
+
+    def database_description(self) -> str:
+        """The PostgreSQL database, for humans: its URL without user or password."""
         from urllib.parse import urlsplit
 
         url = urlsplit(self.database_url)
         host = url.hostname or "localhost"
         port = f":{url.port}" if url.port else ""
-        return f"postgresql://{host}{port}{url.path} schemas {self.db_schema_prefix}*"
+        return f"postgresql://{host}{port}{url.path}"
 
 
 def _valid_aes_key(text: str) -> bool:

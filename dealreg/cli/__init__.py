@@ -8,9 +8,8 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
-from pathlib import Path
-from typing import TypeAlias, get_args
+from datetime import date
+from typing import get_args
 
 from dealreg import logs
 from dealreg.api.tokens import ROLES
@@ -18,7 +17,10 @@ from dealreg.bootstrap import SERVICE_NAMES
 from dealreg.cli import (
     actions,
     audit,
+    broker,
     database,
+    dlq,
+    examples,
     kafka,
     operations,
     policy,
@@ -26,6 +28,19 @@ from dealreg.cli import (
     reports,
     tokens,
 )
+from dealreg.cli.flags import (
+    REPORT,
+    SENDS,
+    SERVICE,
+    Commands,
+    command,
+    json_flag,
+    kafka_flags,
+    log_flags,
+    partitions_flag,
+    store_flags,
+)
+from dealreg.cli.times import instant, instant_or_day
 from dealreg.events.schemas.values import Program, Tier
 from dealreg.settings import Settings, SettingsError
 
@@ -33,90 +48,82 @@ PROJECTION_NAMES = ("account_registry", "partner_metrics", "payout_ledger",
                     "partner_registrations")
 
 
-def with_store(sub: argparse.ArgumentParser, *, json: bool = True) -> argparse.ArgumentParser:
-    """The flags of a command that reads the event stores (``json``: and prints JSON on
-    request)."""
-    sub.add_argument("--store", metavar="URL", help="postgresql://… event store "
-                     "(DEALREG_DATABASE_URL; default: SQLite files in DEALREG_DATA_DIR)")
-    sub.add_argument("--data-dir", type=Path, help="SQLite directory (DEALREG_DATA_DIR)")
-    sub.add_argument("--partitions", type=int,
-                     help="partitions of topics created (DEALREG_PARTITIONS)")
-    if json:
-        sub.add_argument("--json", action="store_true", help="JSON output (tools)")
-    return sub
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dealreg",
         description="Partner deal registration backend. Every flag also has a DEALREG_* "
-        "environment variable (see README).",
+        "environment variable (see README); --kafka, --topic-prefix, --log-level and "
+        "--log-format may come before the command or after it.",
     )
-    parser.add_argument("--kafka", metavar="HOST:PORT", help="Kafka bootstrap servers "
-                        "(DEALREG_KAFKA_BOOTSTRAP; default: the local broker / 127.0.0.1:9092)")
-    parser.add_argument("--topic-prefix", help="prefix of every topic (DEALREG_TOPIC_PREFIX)")
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING… (DEALREG_LOG_LEVEL)")
-    parser.add_argument("--log-format", choices=("json", "text"),
-                        help="log line format (DEALREG_LOG_FORMAT)")
+    kafka_flags(parser)
+    log_flags(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = with_store(commands.add_parser(
-        "up", help="run all three services and the projections follower (starts the local "
-        "broker unless --kafka or DEALREG_KAFKA_BOOTSTRAP is given)"))
+    up = command(commands, "up", "run all three services, the projections follower and "
+                  "the HTTP API (starts the bundled broker unless --kafka or "
+                  "DEALREG_KAFKA_BOOTSTRAP is given)", *SERVICE)
     up.add_argument("--processes", action="store_true", default=None,
                     help="each service and the projections follower in a process of its own, "
                     "to use every core (DEALREG_UP_PROCESSES; default: one process)")
     _api_address(up)
-    serve = with_store(commands.add_parser("serve", help="run one service (production)"))
+    serve = command(commands, "serve", "run one service (production; or one at a time "
+                     "beside `dealreg broker`)", *SERVICE)
     serve.add_argument("service", choices=SERVICE_NAMES)
-    _api_address(with_store(commands.add_parser(
-        "api", help="serve the HTTP API (docs/api.md): OpenAPI at /openapi.json, docs at "
-        "/docs"), json=False))
+    broker.add_command(command(commands, "broker", broker.SUMMARY, log_flags))
+    _api_address(command(commands, "api", "serve the HTTP API (docs/api.md): OpenAPI at "
+                          "/openapi.json, docs at /docs", kafka_flags, log_flags, store_flags))
     _token_commands(commands)
 
     topics = commands.add_parser("topics", help="manage the contract's topics")
     topics_commands = topics.add_subparsers(dest="topics_command", required=True)
-    create = topics_commands.add_parser("create", help="create every missing contract topic")
-    create.add_argument("--partitions", type=int, help="partitions (DEALREG_PARTITIONS)")
+    command(topics_commands, "create", "create every missing contract topic", kafka_flags,
+             partitions_flag)
 
-    publish = commands.add_parser(
-        "publish", help="validate CloudEvents from a JSON-lines file and produce them")
+    publish = command(commands, "publish", "validate CloudEvents from a JSON-lines file "
+                       "and produce them", *SENDS)
     publish.add_argument("topic", help="contract topic name, e.g. registrations.requests.v1")
     publish.add_argument("file", help="JSON-lines file of CloudEvents, or - for stdin")
 
-    expire = with_store(commands.add_parser(
-        "expire-due", help="emit registration.expired for every window ended before --now"))
-    expire.add_argument("--now", required=True, type=_timestamp, metavar="RFC3339",
+    expire = command(commands, "expire-due", "emit registration.expired for every window "
+                      "ended before --now", kafka_flags, store_flags)
+    expire.add_argument("--now", required=True, type=instant, metavar="RFC3339",
                         help="the instant to expire at, e.g. 2026-05-01T00:00:00Z")
+    expire.add_argument("--force", action="store_true",
+                        help="expire at a --now in the future (ends live registrations early)")
 
     disputes = commands.add_parser("disputes", help="sales ops: disputes and their decisions")
     disputes_commands = disputes.add_subparsers(dest="disputes_command", required=True)
-    listing = with_store(disputes_commands.add_parser("list", help="every dispute"))
+    listing = command(disputes_commands, "list", "every dispute, oldest first", *REPORT)
     listing.add_argument("--open", action="store_true", help="only open disputes")
-    for name, summary in (("show", "the timeline of every fact and decision on the account"),
+    for name, summary in (("show", "the dispute: its parties, the rule, its status, the "
+                                   "parties' case and its timeline"),
                           ("replay", "re-run the rules over the stored facts and compare")):
-        command = with_store(disputes_commands.add_parser(name, help=summary))
-        command.add_argument("dispute_id")
+        command(disputes_commands, name, summary, *REPORT).add_argument("dispute_id")
     _dispute_actions(disputes_commands)
     accounts = commands.add_parser("accounts", help="sales ops: who holds an account")
     accounts_commands = accounts.add_subparsers(dest="accounts_command", required=True)
-    show = with_store(accounts_commands.add_parser(
-        "show", help="who held the account at an instant, and why"))
-    show.add_argument("account", metavar="ACCOUNT_KEY|DOMAIN")
-    show.add_argument("--as-of", type=_timestamp, metavar="RFC3339",
-                      help="the business instant (default: now)")
+    show = command(accounts_commands, "show", "who held the account at an instant, and why",
+                    *REPORT)
+    show.add_argument("account", metavar="ACCOUNT_KEY|DOMAIN|COMPANY",
+                      help="an account key (domain:…, name:…), a domain, or a company name "
+                      "with --country")
+    show.add_argument("--country", metavar="CC", help="the country (ISO 3166 alpha-2) of a "
+                      "company name: an account without a domain is its name and country")
+    show.add_argument("--as-of", type=instant_or_day, metavar="RFC3339|YYYY-MM-DD",
+                      help="the business instant; a date means 00:00 UTC that day "
+                      "(default: now)")
 
     payouts = commands.add_parser("payouts", help="billing: payouts and statements")
     payouts_commands = payouts.add_subparsers(dest="payouts_command", required=True)
-    deal = with_store(payouts_commands.add_parser(
-        "show", help="every payout event of a deal, with its basis and the facts behind it"))
-    deal.add_argument("deal_id")
-    recompute = with_store(payouts_commands.add_parser(
-        "recompute", help="recompute every deal from the stored facts and list differences"))
-    recompute.add_argument("--dry-run", action="store_true", required=True,
-                           help="only compare (the only mode: corrections are automatic)")
-    statement = with_store(payouts_commands.add_parser(
-        "statement", help="a partner's payouts and adjustments between two dates"))
+    command(payouts_commands, "show", "every payout event of a deal, with its basis and "
+             "the facts behind it", *REPORT).add_argument("deal_id")
+    recompute = command(payouts_commands, "recompute", "recompute every deal from the "
+                         "stored facts and list differences (a preview: it changes nothing, "
+                         "the service corrects by itself)", *REPORT)
+    recompute.add_argument("--dry-run", action="store_true",
+                           help="accepted for clarity: recompute only ever compares")
+    statement = command(payouts_commands, "statement", "a partner's payouts and adjustments "
+                         "between two dates", store_flags, json_flag)
     statement.add_argument("partner_id")
     statement.add_argument("--from", dest="start", type=date.fromisoformat, required=True,
                            metavar="YYYY-MM-DD")
@@ -128,24 +135,23 @@ def _parser() -> argparse.ArgumentParser:
     projections = commands.add_parser("projections", help="read models: rebuild, status")
     projections_commands = projections.add_subparsers(dest="projections_command",
                                                       required=True)
-    rebuild = with_store(projections_commands.add_parser(
-        "rebuild", help="rebuild read models from the first event, with a progress bar"))
+    rebuild = command(projections_commands, "rebuild", "rebuild read models from the first "
+                       "event, with a progress bar", store_flags, log_flags)
     rebuild.add_argument("name", nargs="?", choices=PROJECTION_NAMES,
                          help="one projection (default: all)")
     rebuild.add_argument("--follow", action="store_true",
                          help="then keep them up to date until Ctrl-C")
-    with_store(projections_commands.add_parser(
-        "status", help="how far each projection is behind each event store"))
-    with_store(projections_commands.add_parser(
-        "follow", help="keep every projection up to date until Ctrl-C (production)"))
+    command(projections_commands, "status", "how far each projection is behind each event "
+             "store", store_flags)
+    command(projections_commands, "follow", "keep every projection up to date until Ctrl-C "
+             "(production)", store_flags, log_flags)
 
     partners = commands.add_parser(
         "partners", help="sales ops: partner pipeline metrics; partner admins: enrollment, tiers")
     partners_commands = partners.add_subparsers(dest="partners_command", required=True)
-    partner = with_store(partners_commands.add_parser(
-        "show", help="a partner's registrations, wins, revenue and payouts"))
-    partner.add_argument("partner_id")
-    ranking = with_store(partners_commands.add_parser("top", help="partners ranked"))
+    command(partners_commands, "show", "a partner's registrations, wins, revenue and "
+             "payouts", *REPORT).add_argument("partner_id")
+    ranking = command(partners_commands, "top", "partners ranked", *REPORT)
     ranking.add_argument("--by", choices=("revenue", "win-rate", "time-to-first-deal"),
                          default="revenue")
     ranking.add_argument("--limit", type=int, default=10)
@@ -153,27 +159,19 @@ def _parser() -> argparse.ArgumentParser:
     _partner_actions(partners_commands)
 
     _policy_commands(commands)
-
-    audit = commands.add_parser("audit", help="auditors: history, verification, export")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    history = with_store(audit_commands.add_parser(
-        "history", help="every stored event about a registration, deal, dispute or partner"))
-    history.add_argument("id")
-    with_store(audit_commands.add_parser(
-        "verify", help="check every hash chain; exit 1 naming the first bad event"))
-    export = with_store(audit_commands.add_parser(
-        "export", help="every stored event with its hash, for external verification"))
-    export.add_argument("--format", choices=("jsonl",), default="jsonl")
-    export.add_argument("--output", metavar="FILE", help="write there (default: stdout)")
+    _audit_commands(commands)
+    examples.add_command(command(commands, "examples", examples.SUMMARY))
+    dlq.add_commands(commands.add_parser(
+        "dlq", help="operators: dead letters (bad input), and replaying them corrected"))
 
     database = commands.add_parser("db", help="operators: PostgreSQL set-up")
     database_commands = database.add_subparsers(dest="db_command", required=True)
-    init = with_store(database_commands.add_parser(
-        "init", help="create schemas, tables and an append-only service role (run as the "
-        "database owner; the role's password from DEALREG_SERVICE_DB_PASSWORD)"))
+    init = command(database_commands, "init", "create schemas, tables and an append-only "
+                    "service role (run as the database owner; the role's password from "
+                    "DEALREG_SERVICE_DB_PASSWORD)", store_flags)
     init.add_argument("--role", default="dealreg_service", help="the services' login role")
 
-    tail = commands.add_parser("tail", help="print a topic's events as JSON lines")
+    tail = command(commands, "tail", "print a topic's events as JSON lines", kafka_flags)
     tail.add_argument("topic", help="contract topic name, e.g. registrations.v1")
     tail.add_argument("--from-beginning", action="store_true",
                       help="start at the oldest event (default: only new ones)")
@@ -182,19 +180,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: A group of subcommands (``add_subparsers``).
-Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
 def _at(command: argparse.ArgumentParser, what: str) -> None:
-    command.add_argument("--at", type=_timestamp, metavar="RFC3339",
+    command.add_argument("--at", type=instant, metavar="RFC3339",
                          help=f"when {what}, e.g. 2026-03-10T09:00:00Z (default: now)")
 
 
 def _dispute_actions(disputes_commands: Commands) -> None:
-    resolve = with_store(disputes_commands.add_parser(
-        "resolve", help="send dispute.resolved: give the account to a registration of the "
-        "dispute or to the direct team"), json=False)
+    resolve = command(disputes_commands, "resolve", "send dispute.resolved: give the account "
+                       "to a registration of the dispute or to the direct team", kafka_flags,
+                       store_flags)
     resolve.add_argument("dispute_id", metavar="DISPUTE_ID", type=actions.said)
     winner = resolve.add_mutually_exclusive_group(required=True)
     winner.add_argument("--winner", metavar="REGISTRATION_ID", type=actions.said,
@@ -207,9 +201,8 @@ def _dispute_actions(disputes_commands: Commands) -> None:
                          help="why, in words")
     _at(resolve, "it was decided")
     resolve.set_defaults(outgoing=actions.resolve)
-    raising = disputes_commands.add_parser(
-        "raise", help="send dispute.raised: a partner disputes the registration that beat "
-        "its own")
+    raising = command(disputes_commands, "raise", "send dispute.raised: a partner disputes "
+                       "the registration that beat its own", kafka_flags, store_flags)
     raising.add_argument("registration_id", metavar="REGISTRATION_ID", type=actions.said,
                          help="the partner's registration, denied for a conflict")
     raising.add_argument("--evidence", required=True, type=actions.said, metavar="TEXT",
@@ -219,8 +212,8 @@ def _dispute_actions(disputes_commands: Commands) -> None:
 
 
 def _adjust_action(payouts_commands: Commands) -> None:
-    adjust = payouts_commands.add_parser(
-        "adjust", help="send payout.adjustment_requested: pay a partner more, or less, by hand")
+    adjust = command(payouts_commands, "adjust", "send payout.adjustment_requested: pay a "
+                      "partner more, or less, by hand", *SENDS)
     adjust.add_argument("deal_id", metavar="DEAL_ID", type=actions.said)
     adjust.add_argument("partner_id", metavar="PARTNER_ID", type=actions.said)
     adjust.add_argument("amount", type=actions.amount, metavar="AMOUNT",
@@ -236,8 +229,8 @@ def _adjust_action(payouts_commands: Commands) -> None:
 
 
 def _partner_actions(partners_commands: Commands) -> None:
-    enroll = partners_commands.add_parser(
-        "enroll", help="send partner.enrolled: a partner joins a program")
+    enroll = command(partners_commands, "enroll", "send partner.enrolled: a partner joins a "
+                      "program", *SENDS)
     enroll.add_argument("partner_id", metavar="PARTNER_ID", type=actions.said)
     enroll.add_argument("--name", required=True, type=actions.said, metavar="NAME",
                         help="the partner's name")
@@ -245,11 +238,11 @@ def _partner_actions(partners_commands: Commands) -> None:
     enroll.add_argument("--tier", required=True, choices=get_args(Tier))
     _at(enroll, "it may register deals from")
     enroll.set_defaults(outgoing=actions.enroll)
-    tier = partners_commands.add_parser(
-        "tier", help="send partner.tier_changed: a partner's new tier from an instant")
+    tier = command(partners_commands, "tier", "send partner.tier_changed: a partner's new "
+                    "tier from an instant", *SENDS)
     tier.add_argument("partner_id", metavar="PARTNER_ID", type=actions.said)
     tier.add_argument("tier", choices=get_args(Tier), help="the new tier")
-    tier.add_argument("--effective", required=True, type=_timestamp, metavar="RFC3339",
+    tier.add_argument("--effective", required=True, type=instant, metavar="RFC3339",
                       help="from when; may be in the past (deals closed since are recomputed)")
     tier.set_defaults(outgoing=actions.change_tier)
 
@@ -264,8 +257,8 @@ def _api_address(command: argparse.ArgumentParser) -> None:
 def _token_commands(commands: Commands) -> None:
     tokens = commands.add_parser("tokens", help="operators: the HTTP API's bearer tokens")
     tokens_commands = tokens.add_subparsers(dest="tokens_command", required=True)
-    create = with_store(tokens_commands.add_parser(
-        "create", help="make a token and print it once (only its hash is kept)"), json=False)
+    create = command(tokens_commands, "create", "make a token and print it once (only its "
+                      "hash is kept)", store_flags)
     create.add_argument("--role", required=True, choices=ROLES,
                         help="what the token may call (docs/api.md)")
     create.add_argument("--partner", metavar="PARTNER_ID", type=actions.said,
@@ -273,11 +266,10 @@ def _token_commands(commands: Commands) -> None:
     create.add_argument("--name", required=True, type=actions.said, metavar="NAME",
                         help="who holds it; names the holder in the events it sends "
                         "(resolved_by, requested_by) and is never reused")
-    with_store(tokens_commands.add_parser(
-        "list", help="every token: name, role, partner, created, revoked (never the token)"),
-        json=False)
-    revoke = with_store(tokens_commands.add_parser(
-        "revoke", help="end a token: the API refuses it from now on"), json=False)
+    command(tokens_commands, "list", "every token: name, role, partner, created, revoked "
+             "(never the token)", store_flags)
+    revoke = command(tokens_commands, "revoke", "end a token: the API refuses it from now "
+                      "on", store_flags)
     revoke.add_argument("name", metavar="NAME")
 
 
@@ -285,39 +277,43 @@ def _policy_commands(commands: Commands) -> None:
     policy = commands.add_parser("policy", help="billing: the program policy and what a new "
                                  "one would change")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
-    show = with_store(policy_commands.add_parser(
-        "show", help="the policy in force at an instant, every field"))
-    show.add_argument("--at", type=_timestamp, metavar="RFC3339",
-                      help="the business instant (default: now)")
-    simulate = with_store(policy_commands.add_parser(
-        "simulate", help="what publishing a policy.published file would change in the "
-        "payouts, without publishing it"))
+    show = command(policy_commands, "show", "the policy in force at an instant, every field",
+                    *REPORT)
+    show.add_argument("--at", type=instant_or_day, metavar="RFC3339|YYYY-MM-DD",
+                      help="the business instant; a date means 00:00 UTC that day "
+                      "(default: now)")
+    simulate = command(policy_commands, "simulate", "what publishing a policy.published "
+                        "file would change in the payouts, without publishing it", *REPORT)
     simulate.add_argument("file", help="JSON-lines file of one policy.published CloudEvent, "
                           "as dealreg publish program.v1 takes it (- for stdin)")
 
 
-def _timestamp(text: str) -> datetime:
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an RFC 3339 timestamp: {text!r}") from None
-    if instant.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"the timestamp needs an offset or Z: {text!r}")
-    return instant
+def _audit_commands(commands: Commands) -> None:
+    audit = commands.add_parser("audit", help="auditors: history, verification, export")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    command(audit_commands, "history", "every stored event about a registration, deal, "
+             "dispute or partner", *REPORT).add_argument("id")
+    command(audit_commands, "verify", "check every hash chain; exit 1 naming the first bad "
+             "event, or when there is nothing to verify", store_flags)
+    export = command(audit_commands, "export", "every stored event with its hash, for "
+                      "external verification", store_flags)
+    export.add_argument("--format", choices=("jsonl",), default="jsonl")
+    export.add_argument("--output", metavar="FILE", help="write there (default: stdout)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env().with_overrides(
-        kafka_bootstrap=args.kafka,
-        topic_prefix=args.topic_prefix,
-        log_level=args.log_level,
-        log_format=args.log_format,
+        kafka_bootstrap=getattr(args, "kafka", None),
+        topic_prefix=getattr(args, "topic_prefix", None),
+        log_level=getattr(args, "log_level", None),
+        log_format=getattr(args, "log_format", None),
         database_url=getattr(args, "store", None),
         data_dir=getattr(args, "data_dir", None),
         partitions=getattr(args, "partitions", None),
         up_processes=getattr(args, "processes", None),
         api_host=getattr(args, "api_host", None),
         api_port=getattr(args, "api_port", None),
+        local_broker_port=getattr(args, "local_broker_port", None),
     )
 
 
@@ -331,11 +327,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.log_format)
     # a client command explains a broker out of reach in one line (below), without the
     # client library's own error lines; the services (up, serve) keep them
-    client = args.command not in ("up", "serve", "api")
+    client = args.command not in ("up", "serve", "api", "broker")
     try:
         with logs.quiet("aiokafka") if client else contextlib.nullcontext():
             return asyncio.run(_run(args, settings))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C of a client command (the services stop by signal)
+        print(f"dealreg: interrupted (Ctrl-C); {args.command} did not finish",
+              file=sys.stderr)
         return 130
     except actions.EXPECTED as error:  # a store or broker out of reach, a refusal
         return actions.fail(actions.explain(error, settings))
@@ -358,11 +356,13 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         case "tokens":
             return await tokens.run_tokens(args, settings)
         case "expire-due":
-            expired = await operations.expire_due_now(settings, args.now)
-            for registration_id in expired:
-                print(registration_id)
-            print(f"{len(expired)} registration(s) expired", file=sys.stderr)
-            return 0
+            return await operations.expire_due(settings, args.now, force=args.force)
+        case "broker":
+            return await broker.run_broker(settings)
+        case "dlq":
+            return await dlq.run_dlq(args, settings)
+        case "examples":
+            return await asyncio.to_thread(examples.write_examples, args, settings)
         case "disputes" | "accounts":
             return await reports.run_salesops(args, settings)
         case "payouts":

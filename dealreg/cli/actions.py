@@ -139,7 +139,9 @@ def check_resolvable(settings: Settings, dispute_id: str, winner: str | None) ->
 
 def _check(settings: Settings, check: Callable[[ServiceApplication], object]) -> None:
     """Run ``check`` on the conflict service's store; its refusal is the command's."""
-    app = CONFLICT.build_application(settings)
+    from dealreg.cli.stores import existing_application
+
+    app = existing_application(CONFLICT, settings)
     try:
         check(app)
     except salesops.NotFoundError as missing:

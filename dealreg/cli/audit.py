@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from dealreg import audit
-from dealreg.bootstrap import service_stores
+from dealreg.cli.stores import existing_service_stores
 from dealreg.eventstore import ServiceApplication
 from dealreg.settings import Settings
 
@@ -19,7 +19,7 @@ async def run_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_audit(args: argparse.Namespace, settings: Settings) -> int:
-    with service_stores(settings) as apps:
+    with existing_service_stores(settings) as apps:
         if args.audit_command == "history":
             events = audit.history(apps, args.id)
             if not events:

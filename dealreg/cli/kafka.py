@@ -9,6 +9,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dealreg.actions.producing import produce, validate_lines
+from dealreg.cli.actions import CommandError
 from dealreg.events.schemas import TOPICS
 from dealreg.settings import Settings
 from dealreg.topics import ensure_topics
@@ -22,11 +23,27 @@ async def create_topics(settings: Settings) -> int:
     return 0
 
 
+def read_text(file: str) -> str:
+    """The text of ``file``, or of stdin for ``-``; :class:`CommandError` in one line when
+    it cannot be read."""
+    if file == "-":
+        return sys.stdin.read()
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        reason = f"no such file (looked in {Path.cwd()})"
+    except IsADirectoryError:
+        reason = "it is a directory"
+    except UnicodeDecodeError as error:
+        reason = f"not UTF-8 text (byte {error.start})"
+    except OSError as error:
+        reason = error.strerror or str(error)
+    raise CommandError(f"cannot read {file}: {reason}")
+
+
 def read_lines(file: str) -> list[str]:
     """The lines of a JSON-lines file, or of stdin for ``-``."""
-    if file == "-":
-        return sys.stdin.read().splitlines()
-    return Path(file).read_text(encoding="utf-8").splitlines()
+    return read_text(file).splitlines()
 
 
 async def publish_file(settings: Settings, topic: str, file: str) -> int:

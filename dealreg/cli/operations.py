@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from datetime import datetime
 from functools import partial
 
 from dealreg.bootstrap import REGISTRATION, SERVICE_NAMES, chosen, prepare_stores
 from dealreg.cli.actions import fail
 from dealreg.cli.projections import follow_projections
-from dealreg.runtime import publish_stored
-from dealreg.services.registration.expiry import ExpiryIndex, expire_due
+from dealreg.cli.stores import existing_application
+from dealreg.events.schemas.values import format_utc
+from dealreg.runtime import publish_stored, wall_clock
+from dealreg.services.registration.expiry import ExpiryIndex
+from dealreg.services.registration.expiry import expire_due as run_expiry
 from dealreg.settings import Settings
 from dealreg.stack import run_services
 from dealreg.supervisor import run_processes
@@ -71,11 +75,25 @@ async def serve(settings: Settings, name: str) -> None:
     await run_services(settings, chosen([name]), start_local_broker=False)
 
 
+async def expire_due(settings: Settings, now: datetime, *, force: bool = False) -> int:
+    """``dealreg expire-due``: refused for a ``now`` in the future unless ``force``d (it
+    would end live registrations early), else :func:`expire_due_now`."""
+    if now > wall_clock() and not force:
+        return fail(f"--now {format_utc(now)} is in the future: registrations still "
+                    "protected today whose window ends before it would expire early; add "
+                    "--force to expire them anyway")
+    expired = await expire_due_now(settings, now)
+    for registration_id in expired:
+        print(registration_id)
+    print(f"{len(expired)} registration(s) expired", file=sys.stderr)
+    return 0
+
+
 async def expire_due_now(settings: Settings, now: datetime) -> list[str]:
     """Store and publish every expiry due at ``now``; the registrations expired."""
-    app = await asyncio.to_thread(REGISTRATION.build_application, settings)
+    app = await asyncio.to_thread(existing_application, REGISTRATION, settings)
     try:
-        expired = await asyncio.to_thread(expire_due, app, ExpiryIndex(), now)
+        expired = await asyncio.to_thread(run_expiry, app, ExpiryIndex(), now)
         await publish_stored(REGISTRATION, app, settings)
         return expired
     finally:

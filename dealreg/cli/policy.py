@@ -16,6 +16,7 @@ from dealreg.actions.producing import validate_lines
 from dealreg.bootstrap import PAYOUTS
 from dealreg.cli import kafka
 from dealreg.cli.actions import EXPECTED, CommandError, explain, fail
+from dealreg.cli.stores import existing_application
 from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.events.schemas.values import TIER_ORDER, format_utc
 from dealreg.logs import quiet
@@ -48,7 +49,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     at = args.at or now()
-    app = PAYOUTS.build_application(settings)
+    app = existing_application(PAYOUTS, settings)
     try:
         policy = in_force(stored_policies(app), at)
     finally:
@@ -104,7 +105,7 @@ def _bonuses(bonuses: list[Mapping[str, Any]]) -> list[str]:
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     data = policy_of_file(args.file)
-    app = PAYOUTS.build_application(settings)
+    app = existing_application(PAYOUTS, settings)
     try:
         with quiet("dealreg.services"):  # what the service would log of the simulated facts
             changes = simulate_policy(app, data)
@@ -123,11 +124,7 @@ def policy_of_file(file: str) -> PolicyPublished:
     """The one ``policy.published`` CloudEvent of a JSON-lines file (``-``: stdin),
     validated as ``dealreg publish program.v1 FILE`` validates it."""
     where = "stdin" if file == "-" else file
-    try:
-        lines = kafka.read_lines(file)
-    except (OSError, UnicodeDecodeError) as error:
-        raise CommandError(f"cannot read {where}: {error}") from None
-    messages, errors = validate_lines("program.v1", lines)
+    messages, errors = validate_lines("program.v1", kafka.read_lines(file))
     if errors:
         more = f" (and {len(errors) - 1} more invalid lines)" if len(errors) > 1 else ""
         raise CommandError(f"{where} {errors[0]}{more}; nothing was simulated")

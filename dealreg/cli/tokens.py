@@ -9,6 +9,7 @@ import sys
 from dealreg.actions import now
 from dealreg.api.tokens import Token, TokenError, TokenStore
 from dealreg.cli.actions import fail
+from dealreg.cli.stores import require
 from dealreg.events.schemas.values import format_utc
 from dealreg.settings import Settings
 
@@ -18,7 +19,9 @@ async def run_tokens(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    store = TokenStore.open(settings)
+    reading = args.tokens_command == "list"  # only reads: creates nothing
+    store = TokenStore.open(require(settings, "api", "token store", "`dealreg tokens create` "
+                                    "makes the first token") if reading else settings)
     try:
         if args.tokens_command == "create":
             token = store.create(args.name, args.role, args.partner, now())

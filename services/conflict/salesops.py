@@ -14,7 +14,7 @@ from dealreg.audit import business_fields
 from dealreg.eventstore import ServiceApplication
 from dealreg.services.account_key import account_key
 from dealreg.services.conflict.domain import AccountClaims, AccountOf, Dispute
-from dealreg.services.conflict.rules import RULE_TEXT, decide
+from dealreg.services.conflict.rules import RULE_TEXT, Claim, decide
 from dealreg.services.program_policy import Policy, in_force, stored_policies
 
 
@@ -80,11 +80,26 @@ def raisable(app: ServiceApplication, registration_id: str, dispute_id: str) -> 
                            f"disputed (dealreg disputes show {dispute_id})")
 
 
-def normalise_account(text: str) -> str:
-    """An account key as given, or the key of a domain (``acme.example``, a URL)."""
+def normalise_account(text: str, country: str | None = None) -> str:
+    """An account key as given, the key of a company name in ``country``, or the key of a
+    domain (``acme.example``, a URL); ``ValueError`` for text that is none of them."""
     if text.startswith(("domain:", "name:")):
         return text
+    if country is not None:
+        return account_key(company_name=text, country=country.upper())
     return account_key(company_name=text, country="", domain=text)
+
+
+def state_at(claim: Claim, instant: datetime) -> str:
+    """What a registration was on the account at ``instant``: ``protected`` only inside its
+    window, ``expired`` after it, ``withdrawn`` once withdrawn; otherwise its status."""
+    if claim.status != "protected":
+        return claim.status
+    if claim.withdrawn_at is not None and claim.withdrawn_at <= instant:
+        return "withdrawn"
+    if claim.expires_at is not None and instant > claim.expires_at:
+        return "expired"
+    return "protected"
 
 
 def list_disputes(app: ServiceApplication, *, open_only: bool = False) -> list[dict[str, Any]]:
@@ -159,6 +174,45 @@ def case(app: ServiceApplication, dispute_id: str) -> dict[str, Any]:
     return {"dispute_id": dispute_id, "evidence": evidence, "resolution": resolution}
 
 
+def dispute_view(app: ServiceApplication, dispute_id: str, now: datetime) -> dict[str, Any]:
+    """The dispute as sales ops read it: its kind, status and the rule that opened it, the
+    parties (each registration with its partner, submission and state at ``now``), the
+    direct opportunities, the parties' case, the resolution, and the timeline of only the
+    facts and decisions that concern it."""
+    found = dispute(app, dispute_id)
+    key = account_of_dispute(app, dispute_id)
+    claims = app.get_or_none(AccountClaims.create_id(key))
+    assert isinstance(claims, AccountClaims)
+    concerned = {*found.registration_ids, *found.opportunity_ids}
+    entries = []
+    for entry in timeline(app, dispute_id)["timeline"]:
+        facts = dict(entry["facts"])
+        newcomer = facts.pop("newcomer", None)
+        if newcomer is not None:
+            facts["joined_by"] = newcomer["registration_id"]
+        if (facts.get("dispute_id") == dispute_id
+                or concerned & {facts.get("registration_id"), facts.get("opportunity_id")}
+                or concerned & set(facts.get("registration_ids", ()))):
+            entries.append(entry | {"facts": facts})
+    rule = next((entry["rule"] for entry in entries if entry["event"] == "DisputeOpened"),
+                None)
+    parties = sorted((claims.claims[registration_id]
+                      for registration_id in found.registration_ids
+                      if registration_id in claims.claims), key=lambda c: c.submitted_at)
+    return {
+        "dispute_id": dispute_id, "account_key": key, "kind": found.kind,
+        "status": "open" if found.open else "settled", "opened_at": found.opened_at,
+        "rule": rule, "why": RULE_TEXT.get(rule) if rule else None,
+        "parties": [{"registration_id": claim.registration_id, "partner_id": claim.partner_id,
+                     "submitted_at": claim.submitted_at, "state": state_at(claim, now)}
+                    for claim in parties],
+        "opportunity_ids": list(found.opportunity_ids),
+        **{name: value for name, value in case(app, dispute_id).items()
+           if name != "dispute_id"},
+        "timeline": entries,
+    }
+
+
 @dataclass(frozen=True)
 class ReplayCheck:
     position: int
@@ -229,9 +283,11 @@ def replay(app: ServiceApplication, dispute_id: str) -> dict[str, Any]:
             "decisions": [asdict(check) | {"reproduced": check.reproduced} for check in checks]}
 
 
-def account_as_of(app: ServiceApplication, text: str, as_of: datetime) -> dict[str, Any]:
-    """Who held the account at ``as_of`` (business time, with every fact known now), and why."""
-    key = normalise_account(text)
+def account_as_of(app: ServiceApplication, text: str, as_of: datetime,
+                  country: str | None = None) -> dict[str, Any]:
+    """Who held the account at ``as_of`` (business time, with every fact known now), and
+    why; each registration with its state then (:func:`state_at`)."""
+    key = normalise_account(text, country)
     claims = app.get_or_none(AccountClaims.create_id(key))
     if not isinstance(claims, AccountClaims):
         raise NotFoundError(f"no account {key!r}")
@@ -250,7 +306,8 @@ def account_as_of(app: ServiceApplication, text: str, as_of: datetime) -> dict[s
             "why": why},
         "registrations": [
             {"registration_id": c.registration_id, "partner_id": c.partner_id,
-             "submitted_at": c.submitted_at, "status": c.status, "expires_at": c.expires_at,
+             "submitted_at": c.submitted_at, "status": state_at(c, as_of),
+             "expires_at": c.expires_at,
              "withdrawn_at": c.withdrawn_at}
             for c in sorted(claims.claims.values(), key=lambda c: c.submitted_at)
             if c.submitted_at <= as_of],

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dealreg import audit
-from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION, service_stores
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION, prepare_stores, service_stores
 from dealreg.services.conflict import salesops
 from dealreg.settings import Settings
 from tests.support import events as ev
@@ -134,8 +134,14 @@ def test_history_is_append_only_on_sqlite(tmp_path: Path) -> None:
 
 
 async def test_audit_verify_of_stores_without_any_event_is_no_pass(tmp_path: Path) -> None:
-    """An auditor pointed at the wrong place must not get "ok"."""
-    settings = Settings(data_dir=tmp_path / "nowhere")
-    _, stderr = await run_dealreg(settings, "audit", "verify", status=1)
+    """An auditor pointed at the wrong place must not get "ok": where there is no store it
+    says so (and creates none); stores without any event are nothing to verify."""
+    nowhere = Settings(data_dir=tmp_path / "nowhere")
+    _, stderr = await run_dealreg(nowhere, "audit", "verify", status=1)
+    assert stderr.startswith(f"dealreg: no registration store at {tmp_path}/nowhere/")
+    assert not (tmp_path / "nowhere").exists()
+    empty = Settings(data_dir=tmp_path / "empty")
+    prepare_stores(empty)
+    _, stderr = await run_dealreg(empty, "audit", "verify", status=1)
     assert "dealreg: nothing to verify: the stores hold no event" in stderr
     assert "check --store or --data-dir" in stderr

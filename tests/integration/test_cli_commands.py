@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from dealreg.actions.salesops import raised_dispute_id
-from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
+from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION, prepare_stores
 from dealreg.settings import Settings
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
@@ -248,6 +248,7 @@ def test_a_store_or_broker_out_of_reach_is_said_in_one_line(
 
 def test_output_piped_into_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
     """``dealreg … | head``: the reader has closed the pipe; no traceback, exit 0."""
+    prepare_stores(Settings(data_dir=tmp_path))
     script = ("import sys; from dealreg.cli import main; "
               "sys.exit(main(['payouts', 'statement', 'p-1', '--from', '2026-01-01', "
               f"'--to', '2026-12-31', '--data-dir', {str(tmp_path)!r}]))")

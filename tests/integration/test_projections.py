@@ -139,17 +139,18 @@ async def test_rebuild_status_and_show_from_the_command_line(settings: Settings)
     close_deals(bus, registrations=40)
     bus.close()
 
-    stdout, _ = await run_dealreg(settings, "projections", "status")
-    assert len(stdout.splitlines()) == 5  # registry 1 source, metrics 2, ledger 1, partner
-    #                                       registrations 1
-    assert not any(line.endswith("behind 0") for line in stdout.splitlines())
+    _, stderr = await run_dealreg(settings, "projections", "status", status=1)
+    assert "dealreg: no projections store at" in stderr  # status creates none
     _, stderr = await run_dealreg(settings, "projections", "rebuild")
     assert stderr.count("100%") == 1  # one pass over the logs for them all
     assert all(f"{name}: rebuilt from" in stderr for name in all_projections())
     stdout, _ = await run_dealreg(settings, "projections", "status")
+    assert len(stdout.splitlines()) == 5  # registry 1 source, metrics 2, ledger 1, partner
+    #                                       registrations 1
     assert all(line.endswith("behind 0") for line in stdout.splitlines())
 
-    shown = [json.loads((await run_dealreg(settings, "partners", "show", partner_id))[0])
+    shown = [json.loads((await run_dealreg(settings, "partners", "show", partner_id,
+                                           "--json"))[0])
              for partner_id in ("p-0", "p-1", "p-2", "p-3")]
     assert [partner["partner_id"] for partner in shown] == ["p-0", "p-1", "p-2", "p-3"]
     assert sum(partner["registrations_submitted"] for partner in shown) == 40
@@ -157,6 +158,10 @@ async def test_rebuild_status_and_show_from_the_command_line(settings: Settings)
     assert stdout.splitlines()[0].split() == ["partner", "revenue", "USD", "win", "rate",
                                               "days", "to", "1st", "won"]
     assert len(stdout.splitlines()) == 5
+    text, _ = await run_dealreg(settings, "partners", "show", "p-1")
+    assert text.startswith("partner p-1 (")
+    assert f"{shown[1]['registrations_submitted']} submitted" in text
+    assert "{" not in text  # text for people, not JSON
 
 
 def test_the_command_line_offers_every_projection() -> None:

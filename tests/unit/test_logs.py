@@ -51,3 +51,11 @@ def test_the_web_servers_coloured_copy_of_a_message_is_left_out(
                                    color_message="Started server process [\x1b[36m%d\x1b[0m]"))
     assert "\x1b" not in line
     assert "color_message" not in line
+
+
+def test_text_lines_start_with_the_utc_time_they_were_logged() -> None:
+    logged = record("service started", service="registration")
+    logged.created = 1_780_000_000.5  # 2026-05-28T20:26:40.500Z
+    line = TextFormatter().format(logged)
+    assert line.startswith("2026-05-28T20:26:40.500+00:00 info    dealreg.test: service started")
+    assert line.endswith("service=registration")
