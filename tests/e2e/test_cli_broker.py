@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from dealreg.local_broker import free_port
-from tests.e2e.test_cli_stack import REPO, StderrLines
+from tests.support.processes import REPO, StderrLines
 from tests.support import events as ev
 
 DEALREG = [sys.executable, "-m", "dealreg.cli"]
