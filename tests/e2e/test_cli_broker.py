@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from dealreg.local_broker import free_port
-from tests.support.processes import REPO, StderrLines
 from tests.support import events as ev
+from tests.support.processes import REPO, StderrLines
 
 DEALREG = [sys.executable, "-m", "dealreg.cli"]
 
