@@ -351,8 +351,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         case "up":
             return await operations.up(settings)
         case "serve":
-            await operations.serve(settings, args.service)
-            return 0
+            return await operations.serve(settings, args.service)
         case "api":
             return await operations.api(settings)
         case "tokens":

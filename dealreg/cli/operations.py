@@ -16,6 +16,7 @@ from dealreg.services.registration.expiry import ExpiryIndex, expire_due
 from dealreg.settings import Settings
 from dealreg.stack import run_services
 from dealreg.supervisor import run_processes
+from dealreg.waiting import StoppedWhileWaitingError
 
 
 async def up(settings: Settings) -> int:
@@ -31,8 +32,12 @@ async def up(settings: Settings) -> int:
         return fail(str(error))
     if settings.up_processes:
         sock.close()  # the API's process listens
-        await run_processes(settings, services=SERVICE_NAMES, prepare_stores=prepare_stores,
-                            start_local_broker=start_local_broker)
+        try:
+            await run_processes(settings, services=chosen(SERVICE_NAMES),
+                                prepare_stores=prepare_stores,
+                                start_local_broker=start_local_broker)
+        except StoppedWhileWaitingError as error:
+            return interrupted(error)
         return 0
     stop = asyncio.Event()
     projecting = asyncio.create_task(follow_projections(settings, stop))
@@ -40,11 +45,21 @@ async def up(settings: Settings) -> int:
         await run_services(settings, chosen(SERVICE_NAMES),
                            start_local_broker=start_local_broker, stop=stop,
                            alongside=[partial(serve_api, sock=sock)])
+    except StoppedWhileWaitingError as error:
+        return interrupted(error)
     finally:
         sock.close()
         stop.set()
-        await projecting
+        followed = await asyncio.gather(projecting, return_exceptions=True)
+    if isinstance(followed[0], BaseException):
+        raise followed[0]
     return 0
+
+
+def interrupted(error: StoppedWhileWaitingError) -> int:
+    """SIGINT or SIGTERM came while a service waited for its store: one line, exit 130."""
+    fail(str(error))
+    return 130
 
 
 async def api(settings: Settings) -> int:
@@ -66,9 +81,13 @@ async def api(settings: Settings) -> int:
     return 0
 
 
-async def serve(settings: Settings, name: str) -> None:
+async def serve(settings: Settings, name: str) -> int:
     """One service, on the configured Kafka (production)."""
-    await run_services(settings, chosen([name]), start_local_broker=False)
+    try:
+        await run_services(settings, chosen([name]), start_local_broker=False)
+    except StoppedWhileWaitingError as error:
+        return interrupted(error)
+    return 0
 
 
 async def expire_due_now(settings: Settings, now: datetime) -> list[str]:

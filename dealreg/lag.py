@@ -1,0 +1,103 @@
+"""How far each service is behind its input: per (service, topic, partition), the topic's end
+offset in Kafka, the position the service stored with its events (the next offset it will
+read: ``kafka:<cluster id>:<topic>:<partition>`` in its tracking table) and the difference.
+``dealreg lag`` prints it; ``dealreg up`` drains it to zero before it stops."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from dealreg.eventstore import ServiceApplication
+from dealreg.runtime import ServiceDefinition, backlog, input_tracking_prefix
+from dealreg.settings import Settings
+
+#: how long to wait for a topic's partitions to be known
+METADATA_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    service: str
+    topic: str  # the contract name
+    partition: int
+    end: int  # the next offset Kafka will write
+    stored: int  # the next offset the service will read, as stored with its events
+
+    @property
+    def lag(self) -> int:
+        return max(self.end - self.stored, 0)
+
+
+async def cluster_id(settings: Settings) -> str:
+    """The id of the Kafka cluster (which scopes every stored position), creating nothing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    await admin.start()
+    try:
+        return str((await admin.describe_cluster())["cluster_id"])
+    finally:
+        await admin.close()
+
+
+class InputEnds:
+    """A Kafka client that reads the end offsets of topics, as often as asked."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap,
+                                          enable_auto_commit=False)
+
+    async def __aenter__(self) -> InputEnds:
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._consumer.stop()
+
+    async def ends(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+        """The end offset of every partition of ``topics`` (physical names) that exists."""
+        partitions = [TopicPartition(topic, number) for topic in topics
+                      for number in sorted(await self._partitions(topic))]
+        offsets = await self._consumer.end_offsets(partitions) if partitions else {}
+        return {(tp.topic, tp.partition): int(end) for tp, end in offsets.items()}
+
+    async def _partitions(self, topic: str) -> set[int]:
+        deadline = asyncio.get_running_loop().time() + METADATA_WAIT_S
+        while not (numbers := self._consumer.partitions_for_topic(topic)):
+            if asyncio.get_running_loop().time() > deadline:
+                return set()
+            await self._consumer.topics()  # refreshes the cluster's metadata
+            await asyncio.sleep(0.1)
+        return set(numbers)
+
+
+def input_topics(definition: ServiceDefinition, settings: Settings) -> list[str]:
+    return [settings.topic(topic) for topic in definition.input_topics]
+
+
+def service_lag(definition: ServiceDefinition, app: ServiceApplication, settings: Settings,
+                cluster: str, ends: Mapping[tuple[str, int], int]) -> list[PartitionLag]:
+    """Each input partition of one service, from its store (blocking: run in a thread)."""
+    prefix = input_tracking_prefix(cluster)
+    return [PartitionLag(definition.name, settings.logical_topic(topic), partition, end,
+                         app.position(f"{prefix}{topic}:{partition}") or 0)
+            for (topic, partition), end in sorted(ends.items())
+            if topic in input_topics(definition, settings)]
+
+
+async def stack_remaining(ends: InputEnds, settings: Settings, cluster: str,
+                          services: Mapping[ServiceDefinition, ServiceApplication],
+                          ) -> tuple[int, int]:
+    """What the services have still to do: the records of their input partitions not
+    stored yet, and the stored events not published yet."""
+    unread = unpublished = 0
+    for definition, app in services.items():
+        mine = await ends.ends(input_topics(definition, settings))
+        behind, waiting = await asyncio.to_thread(backlog, app, cluster, mine)
+        unread, unpublished = unread + behind, unpublished + waiting
+    return unread, unpublished
