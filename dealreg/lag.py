@@ -45,11 +45,18 @@ async def cluster_id(settings: Settings) -> str:
 
 
 class InputEnds:
-    """A Kafka client that reads the end offsets of topics, as often as asked."""
+    """A Kafka client that reads the end offsets of topics, as often as asked.
+
+    The end offset is the high watermark a fetch answers with, not ListOffsets' answer:
+    the bundled broker (Tansu) answers ListOffsets wrongly for topics of several
+    partitions. Each read fetches at most one record batch per partition, from just
+    before the end it last saw."""
 
     def __init__(self, settings: Settings) -> None:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap,
-                                          enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap, enable_auto_commit=False,
+            max_partition_fetch_bytes=1, fetch_max_wait_ms=50)
+        self._assigned: set[TopicPartition] = set()
 
     async def __aenter__(self) -> InputEnds:
         await self._consumer.start()
@@ -61,10 +68,24 @@ class InputEnds:
 
     async def ends(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:
         """The end offset of every partition of ``topics`` (physical names) that exists."""
-        partitions = [TopicPartition(topic, number) for topic in topics
-                      for number in sorted(await self._partitions(topic))]
-        offsets = await self._consumer.end_offsets(partitions) if partitions else {}
-        return {(tp.topic, tp.partition): int(end) for tp, end in offsets.items()}
+        wanted = {TopicPartition(topic, number) for topic in topics
+                  for number in await self._partitions(topic)}
+        if not wanted:
+            return {}
+        if not wanted <= self._assigned:
+            self._assigned |= wanted
+            self._consumer.assign(list(self._assigned))
+        for tp in self._assigned:
+            self._consumer.seek(tp, max((self._consumer.highwater(tp) or 0) - 1, 0))
+        ends: dict[tuple[str, int], int] = {}
+        deadline = asyncio.get_running_loop().time() + METADATA_WAIT_S
+        while len(ends) < len(wanted):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("Kafka did not answer a fetch of the input topics")
+            await self._consumer.getmany(timeout_ms=200)
+            ends = {(tp.topic, tp.partition): end for tp in wanted
+                    if (end := self._consumer.highwater(tp)) is not None}
+        return ends
 
     async def _partitions(self, topic: str) -> set[int]:
         deadline = asyncio.get_running_loop().time() + METADATA_WAIT_S

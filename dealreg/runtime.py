@@ -161,8 +161,8 @@ async def publish_stored(
 
 @dataclass(frozen=True)
 class ServiceState:
-    """What a service has still to do: the lag of each (contract topic, partition) it is
-    assigned, and its outbox's position and backlog."""
+    """What a service has still to do: the lag of each (topic, partition) it is assigned
+    (once fetched from), and its outbox's position and backlog."""
 
     lags: dict[tuple[str, int], int]
     outbox_position: int
@@ -277,7 +277,7 @@ class ServiceRuntime:
         except Exception as error:  # what an operator must see: the store is out of reach
             return [f"{name}: event store unreachable: {' '.join(str(error).split())}"[:300]]
         reasons = []
-        if not state.lags:
+        if not self.consumer_assignment():
             reasons.append(f"{name}: no input partition assigned yet")
         if self._outbox.stuck(state.outbox_position, state.unpublished):
             reasons.append(f"{name}: outbox stuck: {state.unpublished} stored event(s) not "
@@ -295,12 +295,14 @@ class ServiceRuntime:
         assert self.app is not None
         assert self._consumer is not None
         consumer = self._consumer.subscriber.consumer
-        assigned = list(consumer.assignment()) if consumer else []
-        ends = await consumer.end_offsets(assigned) if consumer and assigned else {}
+        # the high watermark of the consumer's own fetches (the bundled broker answers
+        # ListOffsets wrongly for topics of several partitions)
+        ends = {tp: end for tp in (consumer.assignment() if consumer else ())
+                if (end := consumer.highwater(tp)) is not None}
         app, prefix = self.app, input_tracking_prefix(self.cluster_id)
 
         def read() -> ServiceState:
-            lags = {(self.settings.logical_topic(tp.topic), tp.partition):
+            lags = {(tp.topic, tp.partition):
                     max(end - (app.position(f"{prefix}{tp.topic}:{tp.partition}") or 0), 0)
                     for tp, end in ends.items()}
             outbox_position = app.position(outbox_tracking_name(self.cluster_id)) or 0

@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     _api_address(up)
     serve = with_store(commands.add_parser("serve", help="run one service (production)"))
     serve.add_argument("service", choices=SERVICE_NAMES)
+    for running in (up, serve):
+        operations.metrics_flag(running)
+    with_store(commands.add_parser(
+        "lag", help="per service and input partition: end offset, stored position, lag"))
     _api_address(with_store(commands.add_parser(
         "api", help="serve the HTTP API (docs/api.md): OpenAPI at /openapi.json, docs at "
         "/docs"), json=False))
@@ -318,6 +322,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         up_processes=getattr(args, "processes", None),
         api_host=getattr(args, "api_host", None),
         api_port=getattr(args, "api_port", None),
+        metrics_port=getattr(args, "metrics_port", None),
     )
 
 
@@ -354,6 +359,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             return await operations.serve(settings, args.service)
         case "api":
             return await operations.api(settings)
+        case "lag":
+            return await operations.lag(settings, as_json=args.json)
         case "tokens":
             return await tokens.run_tokens(args, settings)
         case "expire-due":

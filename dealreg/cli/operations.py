@@ -1,16 +1,27 @@
 """Running dealreg: ``dealreg up`` (the whole stack), ``dealreg serve NAME`` (one service),
-``dealreg api`` (the HTTP API) and ``dealreg expire-due`` (the one-shot expiry)."""
+``dealreg api`` (the HTTP API), ``dealreg expire-due`` (the one-shot expiry) and
+``dealreg lag`` (how far each service is behind its input)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import signal
 from datetime import datetime
 from functools import partial
 
-from dealreg.bootstrap import REGISTRATION, SERVICE_NAMES, chosen, prepare_stores
+from dealreg.bootstrap import (
+    REGISTRATION,
+    SERVICE_NAMES,
+    SERVICES,
+    chosen,
+    prepare_stores,
+    service_stores,
+)
 from dealreg.cli.actions import fail
 from dealreg.cli.projections import follow_projections
+from dealreg.lag import InputEnds, cluster_id, input_topics, service_lag
 from dealreg.runtime import publish_stored
 from dealreg.services.registration.expiry import ExpiryIndex, expire_due
 from dealreg.settings import Settings
@@ -99,3 +110,35 @@ async def expire_due_now(settings: Settings, now: datetime) -> list[str]:
         return expired
     finally:
         app.close()
+
+
+def metrics_flag(command: argparse.ArgumentParser) -> None:
+    """``--metrics-port`` of the commands that run services (``up``, ``serve``)."""
+    command.add_argument("--metrics-port", type=int, metavar="PORT",
+                         help="port of /healthz, /readyz and /metrics (DEALREG_METRICS_PORT; "
+                         "default 9464; up --processes: this port + 0, 1, 2 for registration, "
+                         "conflict, payouts)")
+
+
+async def lag(settings: Settings, *, as_json: bool) -> int:
+    """Per service and input partition: the end offset, the stored position, the lag."""
+    cluster = await cluster_id(settings)
+    async with InputEnds(settings) as reading:
+        ends = await reading.ends({topic for service in SERVICES
+                                   for topic in input_topics(service, settings)})
+    with service_stores(settings) as apps:
+        rows = [row for service in SERVICES
+                for row in await asyncio.to_thread(service_lag, service, apps[service.name],
+                                                   settings, cluster, ends)]
+    if as_json:
+        print(json.dumps([{"service": row.service, "topic": row.topic,
+                           "partition": row.partition, "end_offset": row.end,
+                           "stored_position": row.stored, "lag": row.lag} for row in rows],
+                         indent=2))
+        return 0
+    print(f"{'service':<13} {'topic':<26} {'partition':>9} {'end offset':>11} "
+          f"{'stored':>11} {'lag':>9}")
+    for row in rows:
+        print(f"{row.service:<13} {row.topic:<26} {row.partition:>9} {row.end:>11} "
+              f"{row.stored:>11} {row.lag:>9}")
+    return 0

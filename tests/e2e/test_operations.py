@@ -1,0 +1,211 @@
+"""Operating the services on the real broker: /healthz, /readyz and /metrics scraped during a
+run, ``dealreg lag``, the back-off on a store out of reach and Ctrl-C while waiting for it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from dealreg.local_broker import free_port
+from dealreg.settings import Settings
+from tests.e2e.test_cli_stack import DEALREG, REPO, StderrLines
+from tests.support.events import encode, partner_enrolled, registration_submitted
+
+T = TypeVar("T")
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def scrape(port: int) -> Samples:
+    """Every sample of /metrics, parsed by prometheus_client's own parser."""
+    status, text = get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` that carry ``labels``."""
+    wanted = set(labels.items())
+    return sum(v for (n, have), v in samples.items() if n == name and wanted <= have)
+
+
+def eventually(probe: Callable[[], T | None], timeout_s: float = 90) -> T:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        time.sleep(0.2)
+
+
+def dealreg(env: dict[str, str], *args: str, stdin: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DEALREG, *args], cwd=REPO, env=env, text=True, capture_output=True,
+                          input=stdin, timeout=120, check=False)
+
+
+@contextmanager
+def running(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[str],
+                                                                StderrLines]]:
+    process = subprocess.Popen([*DEALREG, *args], cwd=REPO, env=env, text=True,
+                               stderr=subprocess.PIPE)
+    lines = StderrLines(process)
+    try:
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def stack_env(settings: Settings, **extra: str) -> dict[str, str]:
+    return settings.with_overrides(log_format="text").child_environ() | {
+        "DEALREG_API_PORT": str(free_port()), "DEALREG_METRICS_PORT": str(free_port()),
+        **extra}
+
+
+def burst(count: int, start: int = 0) -> str:
+    """``count`` registrations of one enrolled partner, each for an account of its own."""
+    return "\n".join(encode(registration_submitted(
+        f"reg-{n}", "partner-a", company_name=f"Company {n}", domain=f"c{n}.example")).decode()
+        for n in range(start, start + count))
+
+
+def enrol(env: dict[str, str]) -> None:
+    published = dealreg(env, "publish", "partners.v1", "-",
+                        stdin=encode(partner_enrolled("partner-a")).decode())
+    assert published.returncode == 0, published.stderr
+
+
+def test_metrics_and_readiness_during_a_run(kafka_settings: Settings) -> None:
+    env = stack_env(kafka_settings)
+    port = int(env["DEALREG_METRICS_PORT"])
+    with running(env, "serve", "registration") as (_, lines):
+        lines.wait_for("service started")
+        assert get(f"http://127.0.0.1:{port}/healthz") == (200, '{"alive": true}')
+        eventually(lambda: get(f"http://127.0.0.1:{port}/readyz")[0] == 200)
+        assert json.loads(get(f"http://127.0.0.1:{port}/readyz")[1]) == {"ready": True}
+        enrol(env)
+        assert dealreg(env, "publish", "registrations.requests.v1", "-",
+                       stdin=burst(300)).returncode == 0
+        _produce_raw(kafka_settings, b"{not json")  # hostile: not even JSON
+        physical = kafka_settings.topic("registrations.requests.v1")
+        requests = {"service": "registration", "topic": physical}
+
+        def drained() -> Samples | None:
+            samples = scrape(port)
+            consumed = value(samples, "dealreg_records_consumed_total", **requests)
+            return samples if consumed == 301 else None
+
+        samples = eventually(drained)
+        lags = [v for (name, labels), v in samples.items() if name == "dealreg_consumer_lag"
+                and ("topic", physical) in labels]
+        assert len(lags) == kafka_settings.partitions
+        assert eventually(lambda: value(scrape(port), "dealreg_consumer_lag") == 0)
+        assert eventually(lambda: value(scrape(port), "dealreg_records_dead_lettered_total",
+                                        **requests) == 1)
+        final = scrape(port)
+        assert value(final, "dealreg_decisions_total", service="registration",
+                     type="registration.received") == 300
+        assert value(final, "dealreg_batch_apply_seconds_count", service="registration") > 0
+        assert value(final, "dealreg_outbox_publish_seconds_count", service="registration") > 0
+        assert eventually(lambda: value(scrape(port), "dealreg_outbox_backlog",
+                                        service="registration") == 0 or None)
+        assert value(final, "dealreg_expiry_scheduler_delay_seconds", service="registration") < 60
+        assert value(final, "dealreg_records_consumed_total", **requests) == 301
+
+
+def _produce_raw(settings: Settings, value_: bytes) -> None:
+    import asyncio
+
+    from tests.support.kafka import produce
+
+    asyncio.run(produce(settings, "registrations.requests.v1", [value_]))
+
+
+def test_lag_per_service_and_partition(kafka_settings: Settings) -> None:
+    """0 once the stack consumed what was published; with the stack stopped, what is
+    published since."""
+    env = stack_env(kafka_settings)
+    with running(env, "up") as (up, lines):
+        lines.wait_for("dealreg up:")
+        enrol(env)
+        assert dealreg(env, "publish", "registrations.requests.v1", "-",
+                       stdin=burst(40)).returncode == 0
+
+        def settled() -> list[dict[str, Any]] | None:
+            rows = json.loads(dealreg(env, "lag", "--json").stdout)
+            requests = [r for r in rows if r["topic"] == "registrations.requests.v1"]
+            done = sum(r["end_offset"] for r in requests) == 40 and all(
+                r["lag"] == 0 for r in rows)
+            return rows if done else None
+
+        rows = eventually(settled)
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=120) == 0
+    assert {r["service"] for r in rows} == {"registration", "conflict", "payouts"}
+    assert all(r["stored_position"] == r["end_offset"] for r in rows)
+    assert dealreg(env, "publish", "registrations.requests.v1", "-",
+                   stdin=burst(7, start=40)).returncode == 0
+    after = json.loads(dealreg(env, "lag", "--json").stdout)
+    behind = {(r["service"], r["topic"]): 0 for r in after}
+    for r in after:
+        behind[r["service"], r["topic"]] += r["lag"]
+    assert behind.pop(("registration", "registrations.requests.v1")) == 7
+    assert set(behind.values()) == {0}
+    table = dealreg(env, "lag")
+    assert table.returncode == 0, table.stderr
+    header, *lines_ = table.stdout.splitlines()
+    assert header.split() == ["service", "topic", "partition", "end", "offset", "stored",
+                              "lag"]
+    assert len(lines_) == len(after)
+
+
+def test_a_store_out_of_reach_is_waited_for_with_back_off_and_ctrl_c_ends_in_one_line(
+        kafka_settings: Settings) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
+    env = stack_env(kafka_settings, DEALREG_DATABASE_URL=nowhere)
+    port = int(env["DEALREG_METRICS_PORT"])
+    with running(env, "serve", "registration") as (serve, lines):
+        lines.wait_for("waiting for the event store")
+        assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503
+        assert "registration: starting (waiting for the event store" in json.loads(
+            body)["reasons"][0]
+        lines.wait_for("still waiting for the event store", "retry_in_s=2.0", timeout_s=30)
+        time.sleep(1)  # retries at 0.5, 1, 2 (then 4) s: a handful of lines, not one a second
+        waits = [line for line in lines.lines if "waiting for the event store" in line]
+        first = [line for line in waits if "still" not in line]
+        assert len(first) == 1
+        assert 3 <= len(waits) <= 4
+        assert value(scrape(port), "dealreg_store_retries_total", service="registration",
+                     operation="open") == len(waits)
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=30) == 130
+        time.sleep(0.3)  # the last lines
+    said = "".join(lines.lines)
+    assert "Traceback" not in said
+    last = [line for line in lines.lines if line.startswith("dealreg:")]
+    assert last == [f"dealreg: stopped while waiting for the event store (postgresql://"
+                    f"127.0.0.1:{nowhere.rsplit(':', 1)[1].split('/')[0]}/test schemas "
+                    "dealreg_*); nothing was started\n"]
