@@ -297,8 +297,8 @@ class ServiceRuntime:
         consumer = self._consumer.subscriber.consumer
         # the high watermark of the consumer's own fetches (the bundled broker answers
         # ListOffsets wrongly for topics of several partitions)
-        ends = {tp: end for tp in (consumer.assignment() if consumer else ())
-                if (end := consumer.highwater(tp)) is not None}
+        ends = {} if consumer is None else {
+            tp: end for tp in consumer.assignment() if (end := consumer.highwater(tp)) is not None}
         app, prefix = self.app, input_tracking_prefix(self.cluster_id)
 
         def read() -> ServiceState:
