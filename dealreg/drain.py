@@ -20,9 +20,11 @@ from collections.abc import Awaitable, Callable
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: how often the progress line is brought up to date
 PROGRESS_INTERVAL_S = 0.25
+#: how often it is written again when stderr is not a terminal (a log)
+LOG_INTERVAL_S = 1.0
 
 LOCAL_BROKER_WARNING = (
-    "dealreg up: the bundled broker keeps its log in memory: input not yet consumed dies "
+    "dealreg: warning: the bundled broker keeps its log in memory: input not yet consumed dies "
     "with it (Ctrl-C first stores every record read; the stores survive, the broker's "
     "topics do not; with an external Kafka, --kafka, nothing is lost)")
 
@@ -65,16 +67,20 @@ async def drain(remaining: Remaining, *, limit_s: float, forced: asyncio.Event) 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit_s
     unread, unpublished = await remaining()
-    shown = False
-    while unread + unpublished > 0 and not forced.is_set() and loop.time() < deadline:
-        shown = True
-        print(f"\rdealreg: draining before stopping: {unread} input record(s) to store, "
-              f"{unpublished} event(s) to publish (Ctrl-C again stops now)   ", end="",
-              file=sys.stderr, flush=True)
+    terminal, shown_at = sys.stderr.isatty(), None
+    while unread + unpublished > 0 and not forced.is_set():
+        if terminal or shown_at is None or loop.time() - shown_at >= LOG_INTERVAL_S:
+            shown_at = loop.time()  # a line that changes on a terminal, a line a second in logs
+            line = (f"dealreg: draining before stopping: {unread} input record(s) to store, "
+                    f"{unpublished} event(s) to publish (Ctrl-C again stops now)")
+            print("\r" + line + "   " if terminal else line, end="" if terminal else "\n",
+                  file=sys.stderr, flush=True)
+        if loop.time() >= deadline:
+            break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(forced.wait(), PROGRESS_INTERVAL_S)
         unread, unpublished = await remaining()
-    if shown:
+    if terminal and shown_at is not None:
         print(file=sys.stderr, flush=True)  # ends the progress line
     if unread == 0:
         print("dealreg: drained: every input record read and stored", file=sys.stderr,

@@ -45,49 +45,54 @@ async def cluster_id(settings: Settings) -> str:
 
 
 class InputEnds:
-    """A Kafka client that reads the end offsets of topics, as often as asked.
+    """A Kafka client that reads the end offsets of the partitions of ``topics`` (physical
+    names), as often as asked.
 
     The end offset is the high watermark a fetch answers with, not ListOffsets' answer:
     the bundled broker (Tansu) answers ListOffsets wrongly for topics of several
     partitions. Each read fetches at most one record batch per partition, from just
     before the end it last saw."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, topics: Iterable[str]) -> None:
+        self._topics = sorted(set(topics))
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap, enable_auto_commit=False,
             max_partition_fetch_bytes=1, fetch_max_wait_ms=50)
-        self._assigned: set[TopicPartition] = set()
+        self._partitions: list[TopicPartition] = []
 
     async def __aenter__(self) -> InputEnds:
         await self._consumer.start()
+        try:
+            # every topic's partitions before assigning any: once assigned, the client's
+            # metadata covers only the assigned topics
+            self._partitions = [TopicPartition(topic, number) for topic in self._topics
+                                for number in sorted(await self._numbers(topic))]
+        except BaseException:
+            await self._consumer.stop()
+            raise
+        if self._partitions:
+            self._consumer.assign(self._partitions)
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self._consumer.stop()
 
-    async def ends(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:
-        """The end offset of every partition of ``topics`` (physical names) that exists."""
-        wanted = {TopicPartition(topic, number) for topic in topics
-                  for number in await self._partitions(topic)}
-        if not wanted:
-            return {}
-        if not wanted <= self._assigned:
-            self._assigned |= wanted
-            self._consumer.assign(list(self._assigned))
-        for tp in self._assigned:
+    async def ends(self) -> dict[tuple[str, int], int]:
+        """The end offset of every partition of the topics (those that exist)."""
+        for tp in self._partitions:
             self._consumer.seek(tp, max((self._consumer.highwater(tp) or 0) - 1, 0))
         ends: dict[tuple[str, int], int] = {}
         deadline = asyncio.get_running_loop().time() + METADATA_WAIT_S
-        while len(ends) < len(wanted):
+        while len(ends) < len(self._partitions):
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("Kafka did not answer a fetch of the input topics")
             await self._consumer.getmany(timeout_ms=200)
-            ends = {(tp.topic, tp.partition): end for tp in wanted
+            ends = {(tp.topic, tp.partition): end for tp in self._partitions
                     if (end := self._consumer.highwater(tp)) is not None}
         return ends
 
-    async def _partitions(self, topic: str) -> set[int]:
+    async def _numbers(self, topic: str) -> set[int]:
         deadline = asyncio.get_running_loop().time() + METADATA_WAIT_S
         while not (numbers := self._consumer.partitions_for_topic(topic)):
             if asyncio.get_running_loop().time() > deadline:
@@ -111,14 +116,21 @@ def service_lag(definition: ServiceDefinition, app: ServiceApplication, settings
             if topic in input_topics(definition, settings)]
 
 
+def stack_topics(settings: Settings, services: Iterable[ServiceDefinition]) -> set[str]:
+    """Every input topic of ``services`` (physical names)."""
+    return {topic for service in services for topic in input_topics(service, settings)}
+
+
 async def stack_remaining(ends: InputEnds, settings: Settings, cluster: str,
                           services: Mapping[ServiceDefinition, ServiceApplication],
                           ) -> tuple[int, int]:
     """What the services have still to do: the records of their input partitions not
     stored yet, and the stored events not published yet."""
     unread = unpublished = 0
+    everywhere = await ends.ends()
     for definition, app in services.items():
-        mine = await ends.ends(input_topics(definition, settings))
+        topics = input_topics(definition, settings)
+        mine = {key: end for key, end in everywhere.items() if key[0] in topics}
         behind, waiting = await asyncio.to_thread(backlog, app, cluster, mine)
         unread, unpublished = unread + behind, unpublished + waiting
     return unread, unpublished

@@ -11,7 +11,7 @@ from typing import Any
 
 from dealreg.drain import LOCAL_BROKER_WARNING, StopSignals, drain
 from dealreg.health import HealthEndpoint
-from dealreg.lag import InputEnds, stack_remaining
+from dealreg.lag import InputEnds, stack_remaining, stack_topics
 from dealreg.local_broker import LocalBroker
 from dealreg.runtime import ServiceDefinition, ServiceRuntime
 from dealreg.settings import Settings
@@ -102,6 +102,6 @@ async def _drain(settings: Settings, runtimes: Sequence[ServiceRuntime],
                  forced: asyncio.Event) -> None:
     services = {runtime.definition: runtime.app for runtime in runtimes
                 if runtime.app is not None}
-    async with InputEnds(settings) as ends:
+    async with InputEnds(settings, stack_topics(settings, services)) as ends:
         await drain(partial(stack_remaining, ends, settings, runtimes[0].cluster_id, services),
                     limit_s=settings.drain_seconds, forced=forced)

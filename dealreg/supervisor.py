@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dealreg.drain import LOCAL_BROKER_WARNING, StopSignals, drain
-from dealreg.lag import InputEnds, stack_remaining
+from dealreg.lag import InputEnds, stack_remaining, stack_topics
 from dealreg.local_broker import LocalBroker, die_with_parent
 from dealreg.runtime import STORE_WAIT_S, UNREACHABLE, ServiceDefinition
 from dealreg.settings import Settings, env_name
@@ -147,7 +147,7 @@ async def _drain(settings: Settings, cluster: str, services: Sequence[ServiceDef
     apps = {service: await asyncio.to_thread(service.build_application, reading)
             for service in services}
     try:
-        async with InputEnds(settings) as ends:
+        async with InputEnds(settings, stack_topics(settings, services)) as ends:
             await drain(partial(stack_remaining, ends, settings, cluster, apps),
                         limit_s=settings.drain_seconds, forced=forced)
     finally:

@@ -21,7 +21,7 @@ from dealreg.bootstrap import (
 )
 from dealreg.cli.actions import fail
 from dealreg.cli.projections import follow_projections
-from dealreg.lag import InputEnds, cluster_id, input_topics, service_lag
+from dealreg.lag import InputEnds, cluster_id, service_lag, stack_topics
 from dealreg.runtime import publish_stored
 from dealreg.services.registration.expiry import ExpiryIndex, expire_due
 from dealreg.settings import Settings
@@ -123,9 +123,8 @@ def metrics_flag(command: argparse.ArgumentParser) -> None:
 async def lag(settings: Settings, *, as_json: bool) -> int:
     """Per service and input partition: the end offset, the stored position, the lag."""
     cluster = await cluster_id(settings)
-    async with InputEnds(settings) as reading:
-        ends = await reading.ends({topic for service in SERVICES
-                                   for topic in input_topics(service, settings)})
+    async with InputEnds(settings, stack_topics(settings, SERVICES)) as reading:
+        ends = await reading.ends()
     with service_stores(settings) as apps:
         rows = [row for service in SERVICES
                 for row in await asyncio.to_thread(service_lag, service, apps[service.name],
