@@ -3,6 +3,7 @@ run, ``dealreg lag``, the back-off on a store out of reach and Ctrl-C while wait
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -30,6 +32,8 @@ def get(url: str) -> tuple[int, str]:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+    except urllib.error.URLError as error:  # not listening (yet)
+        return 0, str(error)
 
 
 def scrape(port: int) -> Samples:
@@ -209,3 +213,46 @@ def test_a_store_out_of_reach_is_waited_for_with_back_off_and_ctrl_c_ends_in_one
     assert last == [f"dealreg: stopped while waiting for the event store (postgresql://"
                     f"127.0.0.1:{nowhere.rsplit(':', 1)[1].split('/')[0]}/test schemas "
                     "dealreg_*); nothing was started\n"]
+
+
+def _lag_services(port: int) -> set[str | None]:
+    """The services whose consumer lag the endpoint at ``port`` reports (once fetched)."""
+    return {dict(labels).get("service") for (name, labels) in scrape(port)
+            if name == "dealreg_consumer_lag"}
+
+
+def _ready(port: int) -> bool:
+    return get(f"http://127.0.0.1:{port}/readyz")[0] == 200
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive ports that are free right now."""
+    import socket
+
+    for _ in range(50):
+        first = free_port()
+        if first + count > 65_535:
+            continue
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+    raise AssertionError("no free block of ports")
+
+
+def test_each_service_process_of_up_processes_serves_its_own_port(
+        kafka_settings: Settings) -> None:
+    base = free_ports(3)
+    env = stack_env(kafka_settings, DEALREG_METRICS_PORT=str(base))
+    with running(env, "up", "--processes") as (up, lines):
+        lines.wait_for("dealreg up:")
+        for offset, service in enumerate(("registration", "conflict", "payouts")):
+            port = base + offset
+            eventually(partial(_ready, port))
+            assert eventually(partial(_lag_services, port)) == {service}
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=120) == 0
