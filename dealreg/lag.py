@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from dealreg.eventstore import ServiceApplication
-from dealreg.runtime import ServiceDefinition, backlog, input_tracking_prefix
+from dealreg.runtime import ServiceDefinition, backlog, stored_position
 from dealreg.settings import Settings
 
 #: how long to wait for a topic's partitions to be known
@@ -109,9 +109,8 @@ def input_topics(definition: ServiceDefinition, settings: Settings) -> list[str]
 def service_lag(definition: ServiceDefinition, app: ServiceApplication, settings: Settings,
                 cluster: str, ends: Mapping[tuple[str, int], int]) -> list[PartitionLag]:
     """Each input partition of one service, from its store (blocking: run in a thread)."""
-    prefix = input_tracking_prefix(cluster)
     return [PartitionLag(definition.name, settings.logical_topic(topic), partition, end,
-                         app.position(f"{prefix}{topic}:{partition}") or 0)
+                         stored_position(app, cluster, topic, partition))
             for (topic, partition), end in sorted(ends.items())
             if topic in input_topics(definition, settings)]
 

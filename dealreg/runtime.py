@@ -104,17 +104,26 @@ def outbox_tracking_name(cluster_id: str) -> str:
     return f"outbox:{cluster_id}"
 
 
+def stored_position(app: ServiceApplication, cluster_id: str, topic: str,
+                    partition: int) -> int:
+    """The next offset of (topic, partition) a service reads, as stored with its events."""
+    return app.position(f"{input_tracking_prefix(cluster_id)}{topic}:{partition}") or 0
+
+
+def outbox_backlog(app: ServiceApplication, cluster_id: str) -> tuple[int, int]:
+    """How far a service's outbox has published, and how many stored events it has not."""
+    position = app.position(outbox_tracking_name(cluster_id)) or 0
+    return position, max((app.recorder.max_notification_id() or 0) - position, 0)
+
+
 def backlog(app: ServiceApplication, cluster_id: str,
             ends: Mapping[tuple[str, int], int]) -> tuple[int, int]:
     """What a service has still to do: the records of its input partitions (``ends``: the
     next offset of each (topic, partition) it reads) not stored yet, and its stored events
     not published yet."""
-    prefix = input_tracking_prefix(cluster_id)
-    unread = sum(max(end - (app.position(f"{prefix}{topic}:{partition}") or 0), 0)
+    unread = sum(max(end - stored_position(app, cluster_id, topic, partition), 0)
                  for (topic, partition), end in ends.items())
-    unpublished = ((app.recorder.max_notification_id() or 0)
-                   - (app.position(outbox_tracking_name(cluster_id)) or 0))
-    return unread, max(unpublished, 0)
+    return unread, outbox_backlog(app, cluster_id)[1]
 
 
 def emit_with_dead_letters(emit: Emitter) -> Emitter:
@@ -299,15 +308,13 @@ class ServiceRuntime:
         # ListOffsets wrongly for topics of several partitions)
         ends = {} if consumer is None else {
             tp: end for tp in consumer.assignment() if (end := consumer.highwater(tp)) is not None}
-        app, prefix = self.app, input_tracking_prefix(self.cluster_id)
+        app, cluster_id = self.app, self.cluster_id
 
         def read() -> ServiceState:
             lags = {(tp.topic, tp.partition):
-                    max(end - (app.position(f"{prefix}{tp.topic}:{tp.partition}") or 0), 0)
+                    max(end - stored_position(app, cluster_id, tp.topic, tp.partition), 0)
                     for tp, end in ends.items()}
-            outbox_position = app.position(outbox_tracking_name(self.cluster_id)) or 0
-            unpublished = max((app.recorder.max_notification_id() or 0) - outbox_position, 0)
-            return ServiceState(lags, outbox_position, unpublished)
+            return ServiceState(lags, *outbox_backlog(app, cluster_id))
 
         return await asyncio.to_thread(read)
 
