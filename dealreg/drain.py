@@ -24,9 +24,10 @@ PROGRESS_INTERVAL_S = 0.25
 LOG_INTERVAL_S = 1.0
 
 LOCAL_BROKER_WARNING = (
-    "dealreg: warning: the bundled broker keeps its log in memory: input not yet consumed dies "
-    "with it (Ctrl-C first stores every record read; the stores survive, the broker's "
-    "topics do not; with an external Kafka, --kafka, nothing is lost)")
+    "dealreg: warning: the bundled broker keeps its log in memory: input not yet consumed "
+    "dies with it. Ctrl-C first reads and stores every input record (a second Ctrl-C skips "
+    "that); the stores survive, the broker's topics do not; with an external Kafka "
+    "(--kafka) nothing is lost")
 
 
 class StopSignals:
