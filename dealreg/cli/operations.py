@@ -25,7 +25,7 @@ from dealreg.lag import InputEnds, cluster_id, service_lag, stack_topics
 from dealreg.runtime import publish_stored
 from dealreg.services.registration.expiry import ExpiryIndex, expire_due
 from dealreg.settings import Settings
-from dealreg.stack import run_services
+from dealreg.stack import Companion, run_services
 from dealreg.supervisor import run_processes
 from dealreg.waiting import StoppedWhileWaitingError
 
@@ -50,21 +50,30 @@ async def up(settings: Settings) -> int:
         except StoppedWhileWaitingError as error:
             return interrupted(error)
         return 0
-    stop = asyncio.Event()
-    projecting = asyncio.create_task(follow_projections(settings, stop))
     try:
         await run_services(settings, chosen(SERVICE_NAMES),
-                           start_local_broker=start_local_broker, stop=stop,
-                           alongside=[partial(serve_api, sock=sock)])
+                           start_local_broker=start_local_broker,
+                           alongside=[partial(_beside_services, serve_api=partial(
+                               serve_api, sock=sock))])
     except StoppedWhileWaitingError as error:
         return interrupted(error)
     finally:
         sock.close()
-        stop.set()
-        followed = await asyncio.gather(projecting, return_exceptions=True)
-    if isinstance(followed[0], BaseException):
-        raise followed[0]
     return 0
+
+
+async def _beside_services(settings: Settings, stop: asyncio.Event, *,
+                           serve_api: Companion) -> None:
+    """The projections follower and the HTTP API of ``dealreg up``, once the services have
+    started (so on stores that answer), after creating every table once (the two would
+    race to create the read models' tables)."""
+    await asyncio.to_thread(prepare_stores, settings)
+    following = asyncio.create_task(follow_projections(settings, stop))
+    try:
+        await serve_api(settings, stop)
+    finally:
+        stop.set()
+        await following
 
 
 def interrupted(error: StoppedWhileWaitingError) -> int:

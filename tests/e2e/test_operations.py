@@ -256,3 +256,77 @@ def test_each_service_process_of_up_processes_serves_its_own_port(
             assert eventually(partial(_lag_services, port)) == {service}
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=120) == 0
+
+
+class Forwarder:
+    """A TCP port that forwards to PostgreSQL once opened: a database that comes up late."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+
+        self.target = target
+        self.port = free_port()
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def open(self) -> None:
+        import threading
+
+        self._server.bind(("127.0.0.1", self.port))
+        self._server.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.close()
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_a_database_that_answers_late_is_waited_for_then_used(
+        postgres_settings: Settings) -> None:
+    """``dealreg up`` on a database not up yet waits with back-off, then starts every
+    service, and the projections follower (started once the services have) follows."""
+    from urllib.parse import urlsplit
+
+    real = urlsplit(postgres_settings.database_url)
+    late = Forwarder((real.hostname or "127.0.0.1", real.port or 5432))
+    url = postgres_settings.database_url.replace(f":{real.port or 5432}/", f":{late.port}/")
+    env = stack_env(postgres_settings, DEALREG_DATABASE_URL=url)
+    try:
+        with running(env, "up") as (up, lines):
+            lines.wait_for("still waiting for the event store", timeout_s=60)
+            late.open()
+            lines.wait_for("dealreg up:", timeout_s=120)
+            enrol(env)
+            assert dealreg(env, "publish", "registrations.requests.v1", "-",
+                           stdin=burst(3)).returncode == 0
+
+            def followed() -> bool:
+                shown = dealreg(env, "partners", "show", "partner-a")
+                return shown.returncode == 0 and json.loads(
+                    shown.stdout)["registrations_submitted"] == 3
+
+            assert eventually(followed)
+            up.send_signal(signal.SIGINT)
+            assert up.wait(timeout=120) == 0
+    finally:
+        late.close()
