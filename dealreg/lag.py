@@ -102,8 +102,16 @@ class InputEnds:
         return set(numbers)
 
 
-def input_topics(definition: ServiceDefinition, settings: Settings) -> list[str]:
-    return [settings.topic(topic) for topic in definition.input_topics]
+def input_topics(definition: ServiceDefinition, settings: Settings) -> set[str]:
+    """The topics a service reads (physical names)."""
+    return {settings.topic(topic) for topic in definition.input_topics}
+
+
+def inputs_of(definition: ServiceDefinition, settings: Settings,
+              ends: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """Of the end offsets ``ends``, those of the partitions the service reads."""
+    topics = input_topics(definition, settings)
+    return {key: end for key, end in ends.items() if key[0] in topics}
 
 
 def service_lag(definition: ServiceDefinition, app: ServiceApplication, settings: Settings,
@@ -111,8 +119,7 @@ def service_lag(definition: ServiceDefinition, app: ServiceApplication, settings
     """Each input partition of one service, from its store (blocking: run in a thread)."""
     return [PartitionLag(definition.name, settings.logical_topic(topic), partition, end,
                          stored_position(app, cluster, topic, partition))
-            for (topic, partition), end in sorted(ends.items())
-            if topic in input_topics(definition, settings)]
+            for (topic, partition), end in sorted(inputs_of(definition, settings, ends).items())]
 
 
 def stack_topics(settings: Settings, services: Iterable[ServiceDefinition]) -> set[str]:
@@ -128,8 +135,7 @@ async def stack_remaining(ends: InputEnds, settings: Settings, cluster: str,
     unread = unpublished = 0
     everywhere = await ends.ends()
     for definition, app in services.items():
-        topics = input_topics(definition, settings)
-        mine = {key: end for key, end in everywhere.items() if key[0] in topics}
+        mine = inputs_of(definition, settings, everywhere)
         behind, waiting = await asyncio.to_thread(backlog, app, cluster, mine)
         unread, unpublished = unread + behind, unpublished + waiting
     return unread, unpublished
