@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import subprocess
 import time
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dealreg.local_broker import free_port
@@ -184,35 +186,45 @@ def test_lag_per_service_and_partition(kafka_settings: Settings) -> None:
     assert len(lines_) == len(after)
 
 
+@pytest.mark.parametrize(("command", "what"), [
+    (["serve", "registration"], "the event store"),
+    (["up"], "the event store"),
+    (["up", "--processes"], "the event stores"),
+], ids=["serve", "up", "up-processes"])
 def test_a_store_out_of_reach_is_waited_for_with_back_off_and_ctrl_c_ends_in_one_line(
-        kafka_settings: Settings) -> None:
+        kafka_settings: Settings, command: list[str], what: str) -> None:
     nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
     env = stack_env(kafka_settings, DEALREG_DATABASE_URL=nowhere)
     port = int(env["DEALREG_METRICS_PORT"])
-    with running(env, "serve", "registration") as (serve, lines):
-        lines.wait_for("waiting for the event store")
-        assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
-        status, body = get(f"http://127.0.0.1:{port}/readyz")
-        assert status == 503
-        assert "registration: starting (waiting for the event store" in json.loads(
-            body)["reasons"][0]
-        lines.wait_for("still waiting for the event store", "retry_in_s=2.0", timeout_s=30)
-        time.sleep(1)  # retries at 0.5, 1, 2 (then 4) s: a handful of lines, not one a second
-        waits = [line for line in lines.lines if "waiting for the event store" in line]
-        first = [line for line in waits if "still" not in line]
-        assert len(first) == 1
-        assert 3 <= len(waits) <= 4
-        assert value(scrape(port), "dealreg_store_retries_total", service="registration",
-                     operation="open") == len(waits)
-        serve.send_signal(signal.SIGINT)
-        assert serve.wait(timeout=30) == 130
+    with running(env, *command) as (process, lines):
+        lines.wait_for(f"waiting for {what}")
+        if "--processes" not in command:  # the parent of the processes serves no endpoint
+            assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+            status, body = get(f"http://127.0.0.1:{port}/readyz")
+            assert status == 503
+            assert "registration: starting (waiting for the event store" in json.loads(
+                body)["reasons"][0]
+        lines.wait_for(f"still waiting for {what}", "retry_in_s=2.0", timeout_s=30)
+        if "--processes" not in command:
+            retries = value(scrape(port), "dealreg_store_retries_total",
+                            service="registration", operation="open")
+        waits = [line for line in lines.lines if f"waiting for {what}" in line]
+        assert [line.startswith("warning dealreg.waiting: waiting") for line in waits] == [
+            True] + [False] * (len(waits) - 1)  # says once what it waits for, then reminds
+        delays = [float(re.search(r"retry_in_s=([0-9.]+)", line).group(1))  # type: ignore[union-attr]
+                  for line in waits]
+        assert delays == [0.5, 1.0, 2.0, 4.0, 8.0][:len(delays)]  # backs off: not 1 a second
+        if "--processes" not in command:
+            assert len(waits) - 1 <= retries <= len(waits)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
         time.sleep(0.3)  # the last lines
-    said = "".join(lines.lines)
-    assert "Traceback" not in said
-    last = [line for line in lines.lines if line.startswith("dealreg:")]
-    assert last == [f"dealreg: stopped while waiting for the event store (postgresql://"
-                    f"127.0.0.1:{nowhere.rsplit(':', 1)[1].split('/')[0]}/test schemas "
-                    "dealreg_*); nothing was started\n"]
+    assert "Traceback" not in "".join(lines.lines)
+    said = [line for line in lines.lines if line.startswith("dealreg:")
+            and "warning" not in line]
+    where = nowhere.removeprefix("postgresql://postgres@")
+    assert said == [f"dealreg: stopped while waiting for {what} (postgresql://{where} "
+                    "schemas dealreg_*); nothing was started\n"]
 
 
 def _lag_services(port: int) -> set[str | None]:
