@@ -7,7 +7,9 @@ import contextlib
 import json
 import re
 import signal
+import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -271,38 +274,35 @@ def test_each_service_process_of_up_processes_serves_its_own_port(
 
 
 class Forwarder:
-    """A TCP port that forwards to PostgreSQL once opened: a database that comes up late."""
+    """A TCP port that forwards to PostgreSQL while open: a database that comes up late,
+    or goes away (``close`` also cuts the connections made through it)."""
 
     def __init__(self, target: tuple[str, int]) -> None:
-        import socket
-
         self.target = target
         self.port = free_port()
-        self._server = socket.socket()
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server: socket.socket | None = None
+        self._connections: list[socket.socket] = []
 
     def open(self) -> None:
-        import threading
-
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(("127.0.0.1", self.port))
         self._server.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
 
-    def _accept(self) -> None:
-        import socket
-        import threading
-
+    def _accept(self, server: socket.socket) -> None:
         while True:
             try:
-                client, _ = self._server.accept()
+                client, _ = server.accept()
             except OSError:
                 return
             upstream = socket.create_connection(self.target)
+            self._connections += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
     @staticmethod
-    def _pipe(source: Any, sink: Any) -> None:
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 sink.sendall(data)
@@ -310,18 +310,55 @@ class Forwarder:
             sink.close()
 
     def close(self) -> None:
-        self._server.close()
+        if self._server is not None:  # shutdown: a close alone leaves accept() listening
+            with contextlib.suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)
+            self._server.close()
+        for connection in self._connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+        self._connections.clear()
+
+
+def late_database(settings: Settings) -> tuple[Forwarder, str]:
+    """A forwarder to the test database, closed, and the database URL through it."""
+    real = urlsplit(settings.database_url)
+    forwarder = Forwarder((real.hostname or "127.0.0.1", real.port or 5432))
+    return forwarder, settings.database_url.replace(f":{real.port or 5432}/",
+                                                    f":{forwarder.port}/")
+
+
+def test_readiness_fails_while_the_database_is_away(postgres_settings: Settings) -> None:
+    database, url = late_database(postgres_settings)
+    database.open()
+    env = stack_env(postgres_settings, DEALREG_DATABASE_URL=url)
+    ready = f"http://127.0.0.1:{env['DEALREG_METRICS_PORT']}/readyz"
+    try:
+        with running(env, "serve", "registration") as (serve, lines):
+            lines.wait_for("service started")
+            eventually(lambda: get(ready)[0] == 200)
+            database.close()
+
+            def unready() -> list[str] | None:
+                status, body = get(ready)
+                return json.loads(body)["reasons"] if status == 503 else None
+
+            reasons = eventually(unready)
+            assert reasons[0].startswith("registration: event store unreachable: ")
+            database.open()
+            eventually(lambda: get(ready)[0] == 200)
+            serve.send_signal(signal.SIGINT)
+            assert serve.wait(timeout=60) == 0
+    finally:
+        database.close()
 
 
 def test_a_database_that_answers_late_is_waited_for_then_used(
         postgres_settings: Settings) -> None:
     """``dealreg up`` on a database not up yet waits with back-off, then starts every
     service, and the projections follower (started once the services have) follows."""
-    from urllib.parse import urlsplit
-
-    real = urlsplit(postgres_settings.database_url)
-    late = Forwarder((real.hostname or "127.0.0.1", real.port or 5432))
-    url = postgres_settings.database_url.replace(f":{real.port or 5432}/", f":{late.port}/")
+    late, url = late_database(postgres_settings)
     env = stack_env(postgres_settings, DEALREG_DATABASE_URL=url)
     try:
         with running(env, "up") as (up, lines):
