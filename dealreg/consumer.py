@@ -35,6 +35,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 
+from dealreg import metrics
 from dealreg.processing import InboundProcessor, InboundRecord, Processed
 from dealreg.settings import Settings
 
@@ -110,7 +111,10 @@ class EffectivelyOnceConsumer:
         commits: dict[TopicPartition, OffsetAndMetadata] = {}
         for (topic, partition), group in by_partition:
             batch = [_inbound(record) for record in group]
+            started = time.monotonic()
             processed = await self._process_until_done(batch)
+            metrics.batch_applied(self.service, topic, processed.applied,
+                                  time.monotonic() - started)
             self.on_applied()  # the relay publishes this partition's results meanwhile
             next_offset = batch[-1].offset + 1
             if processed.deferred is not None:
@@ -159,6 +163,7 @@ class EffectivelyOnceConsumer:
                            "partition": batch[0].partition, "retry_in_s": delay},
                 )
                 attempt += 1
+                metrics.store_retried(self.service, "apply")
                 await asyncio.sleep(delay)
 
     async def _commit_offsets(self, commits: dict[TopicPartition, OffsetAndMetadata]) -> None:

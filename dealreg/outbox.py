@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
+from dealreg import metrics
 from dealreg.events.schemas import CLOUDEVENTS_CONTENT_TYPE, make_event, output_spec
 from dealreg.eventstore import ServiceApplication
 from dealreg.identity import emitted_event_id
@@ -94,6 +96,7 @@ class OutboxRelay:
                 continue
             except Exception:
                 log.exception("outbox relay failed; retrying", extra={"service": self.service})
+                metrics.store_retried(self.service, "publish")
                 await asyncio.sleep(1.0)
                 continue
             waiters = [asyncio.ensure_future(self._wake.wait()),
@@ -114,6 +117,7 @@ class OutboxRelay:
             notifications = await asyncio.to_thread(self._next_notifications)
             if not notifications:
                 return sent
+            started = time.monotonic()
             messages = [m for n in notifications for m in self.messages_for(n)]
             confirmations = [
                 await self.broker.publish(
@@ -127,6 +131,7 @@ class OutboxRelay:
                 for message in messages
             ]
             await asyncio.gather(*confirmations)
+            metrics.published(self.service, time.monotonic() - started)
             await asyncio.to_thread(
                 self.app.recorder.insert_tracking,
                 Tracking(self.tracking_name, notifications[-1].id),
@@ -145,6 +150,7 @@ class OutboxRelay:
         domain_event = self.app.mapper.to_domain_event(notification)
         messages = []
         for index, emission in enumerate(self.emit(domain_event)):
+            metrics.emitted(self.service, emission.name, emission.data)
             spec = output_spec(emission.name)
             event_id = emitted_event_id(
                 self.service, str(notification.originator_id), notification.originator_version,

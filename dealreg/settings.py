@@ -50,6 +50,10 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     dispute_review_hours: int = 48
+    metrics_port: int = 9464
+    metrics_host: str = "127.0.0.1"
+    drain_seconds: int = 60
+    outbox_stuck_seconds: int = 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +94,13 @@ class Settings:
         if not 0 <= self.api_port <= 65_535:
             raise SettingsError(f"{env_name('api_port')} must be a port number from 0 (any "
                                 "free port) to 65535")
+        if not 0 <= self.metrics_port <= 65_535 - 2:  # + 2: the services of up --processes
+            raise SettingsError(f"{env_name('metrics_port')} must be a port number from 0 (any "
+                                "free port) to 65533")
+        if self.drain_seconds < 0:
+            raise SettingsError(f"{env_name('drain_seconds')} must be 0 or more")
+        if self.outbox_stuck_seconds < 1:
+            raise SettingsError(f"{env_name('outbox_stuck_seconds')} must be at least 1")
         if not self.api_host.strip():
             raise SettingsError(f"{env_name('api_host')} must name an address to listen on")
         if self.cipher_key and not _valid_aes_key(self.cipher_key):

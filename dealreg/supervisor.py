@@ -22,11 +22,16 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
+from dealreg.drain import LOCAL_BROKER_WARNING, StopSignals, drain
+from dealreg.lag import InputEnds, stack_remaining, stack_topics
 from dealreg.local_broker import LocalBroker, die_with_parent
-from dealreg.settings import Settings
+from dealreg.runtime import STORE_WAIT_S, UNREACHABLE, ServiceDefinition
+from dealreg.settings import Settings, env_name
 from dealreg.topics import ensure_topics
+from dealreg.waiting import until_it_answers
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +47,17 @@ class Child:
 
     name: str
     arguments: Sequence[str]
+    #: its own settings (e.g. the port of its metrics)
+    environ: dict[str, str] = field(default_factory=dict)
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
 
     async def start(self, env: dict[str, str]) -> None:
+        # In a session of its own: a terminal's Ctrl-C reaches the parent only, which drains
+        # the input before it stops the children (``dealreg.drain``).
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "dealreg.cli", *self.arguments, env=env,
-            preexec_fn=die_with_parent)
+            sys.executable, "-m", "dealreg.cli", *self.arguments, env=env | self.environ,
+            preexec_fn=die_with_parent, start_new_session=True)
         log.info("process started", extra={"child": self.name, "pid": self.process.pid,
                                            "restarts": self.restarts})
 
@@ -66,48 +75,84 @@ class Child:
             return await process.wait()
 
 
-def children(services: Sequence[str]) -> list[Child]:
-    return [*(Child(name, ["serve", name]) for name in services),
+def metrics_port(settings: Settings, index: int) -> int:
+    """The port of the health and metrics endpoint of the ``index``-th service process:
+    ``DEALREG_METRICS_PORT`` + index (0: any free port for each)."""
+    return settings.metrics_port + index if settings.metrics_port else 0
+
+
+def children(settings: Settings, services: Sequence[str]) -> list[Child]:
+    return [*(Child(name, ["serve", name],
+                    {env_name("metrics_port"): str(metrics_port(settings, index))})
+              for index, name in enumerate(services)),
             Child("projections", ["projections", "follow"]), Child("api", ["api"])]
 
 
-async def run_processes(settings: Settings, *, services: Sequence[str],
+async def run_processes(settings: Settings, *, services: Sequence[ServiceDefinition],
                         prepare_stores: Callable[[Settings], None], start_local_broker: bool,
                         stop: asyncio.Event | None = None) -> None:
     """Run the stack as child processes until SIGINT/SIGTERM (or ``stop``): ``dealreg serve``
     for each of ``services`` and the projections follower, after ``prepare_stores`` created
-    every table once."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    every table once. On the local broker, the first signal drains the input first."""
+    signals = StopSignals(stop)
+    stop = signals.requested
     broker = LocalBroker(port=settings.local_broker_port) if start_local_broker else None
-    running = children(services)
+    running = children(settings, [service.name for service in services])
+    with signals:
+        try:
+            if broker is not None:
+                await asyncio.to_thread(broker.start)
+                settings = settings.with_overrides(kafka_bootstrap=broker.bootstrap)
+                print(LOCAL_BROKER_WARNING, file=sys.stderr, flush=True)
+            cluster = await ensure_topics(settings)
+            await until_it_answers(
+                partial(prepare_stores, settings), errors=UNREACHABLE,
+                what=f"the event stores ({settings.store_description()})", service="up",
+                stopping=stop, give_up_after_s=STORE_WAIT_S)
+            await _run_children(settings, running, stop,
+                                "local broker" if broker else "Kafka")
+            if broker is not None:
+                await _drain(settings, cluster, services, signals.forced)
+            print("dealreg: stopping, publishing what is stored…", file=sys.stderr,
+                  flush=True)
+        finally:
+            await _stop_children(running)
+            if broker is not None:
+                broker.stop()
+
+
+async def _run_children(settings: Settings, running: list[Child], stop: asyncio.Event,
+                        where: str) -> None:
+    env = settings.with_overrides(create_tables=False).child_environ()
+    for child in running:
+        await child.start(env)
+    print(f"dealreg up: {', '.join(c.name for c in running)} in {len(running)} processes "
+          f"| {where} at {settings.bootstrap} | events in {settings.store_description()} "
+          "| Ctrl-C stops", file=sys.stderr, flush=True)
+    await _supervise(running, env, stop)
+
+
+async def _stop_children(running: list[Child]) -> None:
+    codes = await asyncio.gather(*(child.stop() for child in running))
+    for child, code in zip(running, codes, strict=True):
+        if code not in (None, 0):
+            log.warning("process stopped with an error",
+                        extra={"child": child.name, "exit_code": code})
+
+
+async def _drain(settings: Settings, cluster: str, services: Sequence[ServiceDefinition],
+                 forced: asyncio.Event) -> None:
+    """Wait for the children to store their input, reading their stores from here."""
+    reading = settings.with_overrides(create_tables=False)
+    apps = {service: await asyncio.to_thread(service.build_application, reading)
+            for service in services}
     try:
-        if broker is not None:
-            await asyncio.to_thread(broker.start)
-            settings = settings.with_overrides(kafka_bootstrap=broker.bootstrap)
-        await ensure_topics(settings)
-        await asyncio.to_thread(prepare_stores, settings)
-        env = settings.with_overrides(create_tables=False).child_environ()
-        for child in running:
-            await child.start(env)
-        where = "local broker" if broker else "Kafka"
-        print(f"dealreg up: {', '.join(c.name for c in running)} in {len(running)} processes "
-              f"| {where} at {settings.bootstrap} | events in {settings.store_description()} "
-              "| Ctrl-C stops", file=sys.stderr, flush=True)
-        await _supervise(running, env, stop)
-        print("dealreg: stopping, publishing what is stored…", file=sys.stderr, flush=True)
+        async with InputEnds(settings, stack_topics(settings, services)) as ends:
+            await drain(partial(stack_remaining, ends, settings, cluster, apps),
+                        limit_s=settings.drain_seconds, forced=forced)
     finally:
-        codes = await asyncio.gather(*(child.stop() for child in running))
-        for child, code in zip(running, codes, strict=True):
-            if code not in (None, 0):
-                log.warning("process stopped with an error",
-                            extra={"child": child.name, "exit_code": code})
-        if broker is not None:
-            broker.stop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+        for app in apps.values():
+            app.close()
 
 
 async def _supervise(running: list[Child], env: dict[str, str], stop: asyncio.Event) -> None:

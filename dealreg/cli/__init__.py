@@ -72,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     broker.add_command(command(commands, "broker", broker.SUMMARY, log_flags))
     _api_address(command(commands, "api", "serve the HTTP API (docs/api.md): OpenAPI at "
                           "/openapi.json, docs at /docs", kafka_flags, log_flags, store_flags))
+    for running in (up, serve):
+        operations.metrics_flag(running)
+    command(commands, "lag", "per service and input partition: end offset, stored position, "
+            "lag", kafka_flags, store_flags, json_flag)
     _token_commands(commands)
 
     topics = commands.add_parser("topics", help="manage the contract's topics")
@@ -314,6 +318,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         api_host=getattr(args, "api_host", None),
         api_port=getattr(args, "api_port", None),
         local_broker_port=getattr(args, "local_broker_port", None),
+        metrics_port=getattr(args, "metrics_port", None),
     )
 
 
@@ -349,10 +354,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         case "up":
             return await operations.up(settings)
         case "serve":
-            await operations.serve(settings, args.service)
-            return 0
+            return await operations.serve(settings, args.service)
         case "api":
             return await operations.api(settings)
+        case "lag":
+            return await operations.lag(settings, as_json=args.json)
         case "tokens":
             return await tokens.run_tokens(args, settings)
         case "expire-due":

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from eventsourcing.persistence import IntegrityError
 
+from dealreg import metrics
 from dealreg.eventstore import ServiceApplication, stored_topics
 from dealreg.services.registration.domain import DealRegistration
 from dealreg.settings import Settings
@@ -109,6 +110,7 @@ async def run_scheduler(
         try:
             if await asyncio.to_thread(expire_due, app, index, clock()):
                 wake_relay()
+            metrics.expiry_ticked("registration")
         except Exception:
             log.exception("expiry scheduler tick failed; retrying")
         with contextlib.suppress(TimeoutError):

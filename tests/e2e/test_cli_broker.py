@@ -8,14 +8,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from dealreg.local_broker import free_port
 from tests.support import events as ev
-from tests.support.processes import REPO, StderrLines
-
-DEALREG = [sys.executable, "-m", "dealreg.cli"]
+from tests.support.processes import DEALREG, REPO, StderrLines
 
 
 def test_the_broker_alone_then_one_service_beside_it(tmp_path: Path) -> None:

@@ -19,10 +19,9 @@ import httpx
 import pytest
 
 from dealreg.local_broker import free_port
-from tests.support.processes import StderrLines
+from tests.support.processes import DEALREG, StderrLines
 
 REPO = Path(__file__).resolve().parents[2]
-DEALREG = [sys.executable, "-m", "dealreg.cli"]
 Stack = tuple[dict[str, str], subprocess.Popen[str], "StderrLines"]
 #: The directory every ``dealreg`` of a test runs in (the DEALREG_DATA_DIR default,
 #: ``.dealreg``, is relative to it): a fresh copy of the repository, or the repository.

@@ -15,6 +15,8 @@ from pathlib import Path
 from dealreg.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent.parent
+#: The command line, run from the checkout by the interpreter running the tests.
+DEALREG = [sys.executable, "-m", "dealreg.cli"]
 
 
 def service_env(settings: Settings) -> dict[str, str]:

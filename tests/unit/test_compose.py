@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import yaml
 
 from dealreg.bootstrap import SERVICE_NAMES
+from dealreg.health import HealthEndpoint
 from dealreg.settings import Settings, env_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,3 +95,48 @@ def test_the_image_runs_the_dealreg_command_as_a_non_root_user() -> None:
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
     for package in ("dealreg", "services", "events", "projections"):
         assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_each_service_has_a_healthcheck_on_its_readiness() -> None:
+    services = compose()["services"]
+    for name in SERVICE_NAMES:
+        check = services[name]["healthcheck"]
+        assert check["test"][:3] == ["CMD", "python", "-c"]  # the image has no curl
+        assert f"http://127.0.0.1:{Settings().metrics_port}/readyz" in check["test"][3]
+        assert services[name]["environment"]["DEALREG_METRICS_HOST"] == "0.0.0.0"
+    assert "curl" not in (REPO / "Dockerfile").read_text(encoding="utf-8")
+
+
+class Service:
+    """A service as the endpoint asks it, ready or not as the test says."""
+
+    def __init__(self) -> None:
+        self.reasons = ["registration: no input partition assigned yet"]
+
+    async def readiness(self) -> list[str]:
+        return self.reasons
+
+    async def measure(self) -> None:
+        return None
+
+
+async def test_the_healthcheck_passes_only_when_the_service_is_ready() -> None:
+    """The healthcheck's own command, run against a real endpoint."""
+    code = compose()["services"]["registration"]["healthcheck"]["test"][3]
+    service = Service()
+    endpoint = HealthEndpoint("127.0.0.1", 0)
+    endpoint.services.append(service)
+    assert await endpoint.start()
+    try:
+        code = code.replace(f":{Settings().metrics_port}/", f":{endpoint.port}/")
+
+        async def check() -> int:
+            run = await asyncio.create_subprocess_exec(sys.executable, "-c", code,
+                                                       stderr=asyncio.subprocess.DEVNULL)
+            return await run.wait()
+
+        assert await check() != 0
+        service.reasons = []
+        assert await check() == 0
+    finally:
+        await endpoint.stop()

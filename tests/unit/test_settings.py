@@ -49,6 +49,9 @@ def test_environment_variables_are_read_and_converted() -> None:
         ({"DEALREG_API_PORT": "http"}, "DEALREG_API_PORT must be a whole number"),
         ({"DEALREG_API_PORT": "65536"}, "DEALREG_API_PORT must be a port number"),
         ({"DEALREG_API_HOST": " "}, "DEALREG_API_HOST must name an address"),
+        ({"DEALREG_METRICS_PORT": "65534"}, "DEALREG_METRICS_PORT must be a port number"),
+        ({"DEALREG_DRAIN_SECONDS": "-1"}, "DEALREG_DRAIN_SECONDS must be 0 or more"),
+        ({"DEALREG_OUTBOX_STUCK_SECONDS": "0"}, "DEALREG_OUTBOX_STUCK_SECONDS must be at"),
     ],
 )
 def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> None:
@@ -70,6 +73,13 @@ def test_the_api_address_has_flags(command: list[str]) -> None:
     args = _parser().parse_args([*command, "--api-host", "0.0.0.0", "--api-port", "9001"])
     settings = _settings(args)
     assert (settings.api_host, settings.api_port) == ("0.0.0.0", 9001)
+
+
+@pytest.mark.parametrize("command", [["serve", "payouts"], ["up"]])
+def test_the_metrics_port_has_a_flag(command: list[str]) -> None:
+    assert Settings().metrics_port == 9464  # not the API's 8080
+    settings = _settings(_parser().parse_args([*command, "--metrics-port", "9500"]))
+    assert settings.metrics_port == 9500
 
 
 def test_the_cli_reports_configuration_errors(
