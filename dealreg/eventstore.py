@@ -180,15 +180,22 @@ class ServiceApplication(Application[UUID]):
         transcoder.register(DateAsISO())
 
     def record(
-        self, aggregates: Iterable[Aggregate], tracking: Tracking
+        self, aggregates: Iterable[Aggregate], *trackings: Tracking
     ) -> list[Recording[UUID]]:
-        """Store the pending events of ``aggregates`` and ``tracking`` in one transaction.
-        If that fails, the aggregates, which may be the cached ones, are evicted."""
+        """Store the pending events of ``aggregates`` and every one of ``trackings`` in one
+        transaction (a poll's positions, one per partition). If that fails, the aggregates,
+        which may be the cached ones, are evicted. Returns the new events as recorded, with
+        their positions in the notification log."""
+        first, *others = trackings  # several need dealreg's recorders (ChainedRecorder)
         aggregates = list(aggregates)
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
-        processing_event.collect_events(*aggregates)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=first)
+        processing_event.collect_events(*aggregates, **({"trackings": others} if others else {}))
         if not processing_event.events:
-            self.recorder.insert_tracking(tracking)
+            if others:
+                assert isinstance(self.recorder, ChainedRecorder)
+                self.recorder.insert_trackings(trackings)
+            else:
+                self.recorder.insert_tracking(first)
             return []
         try:
             recordings = self._record(processing_event)
