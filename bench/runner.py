@@ -415,9 +415,12 @@ class StackBench:
         """Submitted → approved readable, at ``rate`` registrations/s offered for the
         configured duration; figures ``<key>_p50_ms`` … and details and checks under
         ``key``."""
-        work, watcher = self.workload, self.watcher
+        work, watcher, stack = self.workload, self.watcher, self.stack
         assert work is not None
         assert watcher is not None
+        assert stack is not None
+        assert stack.memory is not None
+        cpu_before = stack.memory.cpu_seconds()
         duration = self.options.duration_s
         total = int(rate * duration)
         say(f"{self.label}: latency at {rate:g}/s for {duration:g} s ({total} registrations)")
@@ -451,6 +454,7 @@ class StackBench:
         ids = list(sent)
         await self._wait(lambda seen: len(seen.decisions) >= base + len(ids),
                          "every latency registration decided")
+        cpu = stack.memory.cpu_seconds() - cpu_before
         seen = watcher.observed
         latencies = [1000 * (seen.approved_wall[rid] - sent[rid]) for rid in ids
                      if rid in seen.approved_wall] or [0.0]
@@ -460,6 +464,7 @@ class StackBench:
         result.figures[f"{key}_max_ms"] = max(latencies)
         result.details[key] = {"offered": total, "offered_rate_per_s": total / offered_s,
                                "producer_max_lag_ms": round(1000 * late, 1),
+                               "stack_cpu_ms_per_registration": round(1000 * cpu / total, 2),
                                "hops_p50_ms": hop_medians(seen, sent)}
         result.checks[f"{key}_approved"] = sum(1 for rid in ids if rid in seen.approved_wall)
         result.checks[f"{key}_expected"] = total

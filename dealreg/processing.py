@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from pydantic import BaseModel
 
 from dealreg.events.schemas import BadInput, ParsedEvent, parse_event, spec_of
@@ -220,11 +220,14 @@ class InboundProcessor:
         inbound: Inbound,
         logical_topic: Callable[[str], str],
         tracking_prefix: str,
+        on_recorded: Callable[[Sequence[Recording[UUID]]], None] | None = None,
     ) -> None:
         self.app = app
         self.inbound = inbound
         self.logical_topic = logical_topic
         self.tracking_prefix = tracking_prefix
+        #: given every poll's new events once committed, with their positions (the outbox)
+        self.on_recorded = on_recorded
 
     def tracking_name(self, topic: str, partition: int) -> str:
         return f"{self.tracking_prefix}{topic}:{partition}"
@@ -269,7 +272,7 @@ class InboundProcessor:
                 with unit.forgotten_on_failure():
                     self._apply_all(unit, [r for part in fresh.values() for r in part],
                                     poisoned, overdue)
-                    self.app.record(unit.aggregates(), *(
+                    recordings = self.app.record(unit.aggregates(), *(
                         Tracking(self.tracking_name(*key), part[-1].offset + 1)
                         for key, part in fresh.items()))
             except BatchAbortedError as aborted:
@@ -294,6 +297,8 @@ class InboundProcessor:
                     extra={"partitions": [f"{t}:{p}" for t, p in fresh], "attempt": conflicts},
                 )
                 continue
+            if recordings and self.on_recorded is not None:
+                self.on_recorded(recordings)
             break
         return {key: Processed(len(fresh.get(key, ())), deferred.get(key)) for key in polled}
 
