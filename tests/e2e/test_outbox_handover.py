@@ -75,7 +75,7 @@ def submissions(settings: Settings, partition: int, first: int, count: int,
 
 def messages_read_back(service: Service) -> list[bytes]:
     """What every stored event becomes when read back and decoded from the log."""
-    app, values = service.app, []
+    app, values = service.app, list[bytes]()
     for notification in app.recorder.select_notifications(start=0, limit=10_000,
                                                            inclusive_of_start=False):
         values.extend(message.value for message in service.relay.messages_for(
