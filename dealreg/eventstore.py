@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from types import ModuleType
 from typing import Any
@@ -209,6 +209,11 @@ class ServiceApplication(Application[UUID]):
     def position(self, tracking_name: str) -> int | None:
         """The stored position for ``tracking_name`` (the next offset to read), if any."""
         return self.recorder.max_tracking_id(tracking_name)
+
+    def positions(self, tracking_names: Sequence[str]) -> dict[str, int]:
+        """The stored positions of those of ``tracking_names`` that have one."""
+        assert isinstance(self.recorder, ChainedRecorder)
+        return self.recorder.select_positions(tracking_names)
 
     def stored_events(self, *kinds: type) -> Iterator[Any]:
         """Every stored event of the given classes, in the order they were recorded (a read

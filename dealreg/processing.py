@@ -307,8 +307,9 @@ class InboundProcessor:
                                                                     list[InboundRecord]]:
         """Each partition's records not stored yet, up to its deferred record if any."""
         fresh = {}
+        stored = self.app.positions([self.tracking_name(*key) for key in polled])
         for key, part in polled.items():
-            start = self.app.position(self.tracking_name(*key)) or 0
+            start = stored.get(self.tracking_name(*key), 0)
             stop = deferred[key].offset if key in deferred else None
             records = [r for r in part if r.offset >= start and (stop is None or r.offset < stop)]
             if records:

@@ -72,6 +72,10 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version").format(
             schema, Identifier(events_table_name))
+        self.select_positions_statement = SQL(
+            "SELECT application_name, MAX(notification_id) AS position FROM {0}.{1} "
+            "WHERE application_name = ANY(%s) GROUP BY application_name").format(
+            schema, Identifier(tracking_table_name))
 
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> None:
@@ -84,6 +88,12 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
         with self.datastore.transaction(commit=True) as curs:
             for tracking in trackings:
                 self._insert_tracking(curs, tracking)
+
+    def select_positions(self, names: Sequence[str]) -> dict[str, int]:
+        """The stored position of each of ``names`` that has one (one query for a poll)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_positions_statement, (list(names),), prepare=True)
+            return {row["application_name"]: row["position"] for row in curs.fetchall()}
 
     def _insert_stored_events(self, curs: Cursor[DictRow],
                               stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
@@ -200,6 +210,10 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
             f"SELECT originator_id, originator_version, topic, state FROM {events_table_name} "  # noqa: S608
             "WHERE originator_id IN (SELECT value FROM json_each(?)) "
             "ORDER BY originator_id, originator_version")
+        self.select_positions_statement = (
+            "SELECT application_name, MAX(notification_id) FROM tracking "
+            "WHERE application_name IN (SELECT value FROM json_each(?)) "
+            "GROUP BY application_name")
         super().__init__(datastore, events_table_name=events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -234,6 +248,12 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
         with self.datastore.transaction(commit=True) as c:
             for tracking in trackings:
                 self._insert_tracking(c, tracking)
+
+    def select_positions(self, names: Sequence[str]) -> dict[str, int]:
+        """The stored position of each of ``names`` that has one (one query for a poll)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.select_positions_statement, (json.dumps(list(names)),))
+            return {row[0]: row[1] for row in c.fetchall()}
 
     def select_aggregate_ids(self) -> list[UUID]:
         """The id of every aggregate stored (each has exactly one version 1)."""

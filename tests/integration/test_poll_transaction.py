@@ -113,9 +113,9 @@ def test_a_partition_already_stored_by_another_consumer_rolls_back_the_whole_pol
     processor(app).process([record(PARTNERS, 0, 0, partner_enrolled("p-1"))])
     poll = [submission(0, 0, "r-a"), submission(1, 0, "r-b")]
     app.recorder.insert_tracking(Tracking(f"kafka:test:{REQUESTS}:1", 1))  # another instance
-    stale = iter([None, None])  # this one read the positions before that commit
-    real_position = app.position
-    monkeypatch.setattr(app, "position", lambda name: next(stale, real_position(name)))
+    stale = iter([dict[str, int]()])  # this one read the positions before that commit
+    real_positions = app.positions
+    monkeypatch.setattr(app, "positions", lambda names: next(stale, None) or real_positions(names))
     before = stored_events(app)
 
     done = processor(app).process_poll(poll)
@@ -194,3 +194,10 @@ def test_a_poisoned_record_is_dead_lettered_and_every_partition_goes_on(
         assert isinstance(dead, RejectedMessage)
         assert dead.error == "processing failed: RuntimeError: boom"
     assert positions(app, (PARTNERS, 0), (PARTNERS, 1), (PARTNERS, 2)) == [5, 5, 5]
+
+
+def test_a_polls_positions_are_read_in_one_query(app: RegistrationApplication) -> None:
+    processor(app).process_poll([record(PARTNERS, 0, 0, partner_enrolled("p-1")),
+                                 record(PARTNERS, 2, 6, partner_enrolled("p-2"))])
+    assert app.positions([f"kafka:test:{PARTNERS}:{n}" for n in range(3)]) == {
+        f"kafka:test:{PARTNERS}:0": 1, f"kafka:test:{PARTNERS}:2": 7}
