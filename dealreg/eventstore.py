@@ -212,8 +212,11 @@ class ServiceApplication(Application[UUID]):
 
     def positions(self, tracking_names: Sequence[str]) -> dict[str, int]:
         """The stored positions of those of ``tracking_names`` that have one."""
-        assert isinstance(self.recorder, ChainedRecorder)
-        return self.recorder.select_positions(tracking_names)
+        recorder = self.recorder
+        if isinstance(recorder, ChainedRecorder):
+            return recorder.select_positions(tracking_names)
+        found = {name: recorder.max_tracking_id(name) for name in tracking_names}  # in memory
+        return {name: position for name, position in found.items() if position is not None}
 
     def stored_events(self, *kinds: type) -> Iterator[Any]:
         """Every stored event of the given classes, in the order they were recorded (a read
