@@ -43,10 +43,13 @@ class Observed:
     #: registration id → {hop: instant its event was produced} (Kafka record timestamps)
     hops: dict[str, dict[str, float]] = field(default_factory=dict)
     rejection_reasons: Counter[str] = field(default_factory=Counter)
-    #: deal id → payout ids of its payout.calculated
+    #: deal id → payout ids of its payout.calculated for the close (no invoice)
     payouts: dict[str, set[str]] = field(default_factory=dict)
+    #: invoice id → payout ids of the payout.calculated for that invoice (§11)
+    invoice_payouts: dict[str, set[str]] = field(default_factory=dict)
     #: payout id → event ids of the payout.calculated that carried it
     payout_events: dict[str, set[str]] = field(default_factory=dict)
+    #: deal or invoice id → monotonic instant its payout was read
     payout_at: dict[str, float] = field(default_factory=dict)
     withheld: Counter[str] = field(default_factory=Counter)
     withheld_deals: set[str] = field(default_factory=set)
@@ -64,10 +67,12 @@ class Observed:
         return sum(1 for rid in ids if len({eid for _, eid in self.decisions.get(rid, [])}) > 1)
 
     def double_payouts(self) -> int:
-        """Deals with more than one payout id, or payout ids carried by several events."""
+        """Deals or invoices with more than one payout id, or payout ids carried by several
+        events."""
         deals = sum(1 for ids in self.payouts.values() if len(ids) > 1)
+        invoices = sum(1 for ids in self.invoice_payouts.values() if len(ids) > 1)
         events = sum(1 for ids in self.payout_events.values() if len(ids) > 1)
-        return deals + events
+        return deals + invoices + events
 
 
 class OutputWatcher:
@@ -163,9 +168,14 @@ class OutputWatcher:
                 seen.rejection_reasons[str(data.get("reason"))] += 1
         elif kind == "dealreg.payout.calculated.v1":
             deal, payout = str(data["deal_id"]), str(data["payout_id"])
-            seen.payouts.setdefault(deal, set()).add(payout)
+            invoice = data.get("invoice_id")
             seen.payout_events.setdefault(payout, set()).add(event_id)
-            seen.payout_at.setdefault(deal, now)
+            if invoice is None:
+                seen.payouts.setdefault(deal, set()).add(payout)
+                seen.payout_at.setdefault(deal, now)
+            else:
+                seen.invoice_payouts.setdefault(str(invoice), set()).add(payout)
+                seen.payout_at.setdefault(str(invoice), now)
         elif kind == "dealreg.payout.withheld.v1":
             seen.withheld[str(data.get("reason"))] += 1
             seen.withheld_deals.add(str(data.get("deal_id")))

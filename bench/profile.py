@@ -61,6 +61,34 @@ class Frame:
         return f"{self.function} ({path})"
 
 
+#: Where a sample's time is charged, by the first of these functions found on its stack (in
+#: this order): the hops of a service, for docs/performance.md's "where the time goes".
+STAGES = (
+    ("consume: refresh the cache", "ServiceApplication.refresh"),
+    ("consume: prefetch aggregates", "ServiceApplication.prefetch"),
+    ("consume: store (insert, chain, tracking, commit)", "ServiceApplication.record"),
+    ("consume: parse input", "InboundProcessor._parse"),
+    ("consume: handlers and new events", "InboundProcessor._apply_all"),
+    ("consume: read positions", "InboundProcessor._fresh"),
+    ("outbox: read stored events back", "OutboxRelay._next_notifications"),
+    ("outbox: decode, build CloudEvents", "OutboxRelay.messages_for"),
+    ("outbox: store position", "insert_tracking"),
+    ("outbox: produce", "OutboxRelay.publish_pending"),
+    ("projections", "/projections/"),
+    ("expiry", "/registration/expiry.py"),
+    ("kafka client (fetch, produce, coordinator)", "aiokafka/"),
+    ("faststream", "faststream/"),
+)
+#: Leaf functions of a thread that waits (py-spy counts some of them as active).
+WAITS = ("EpollSelector.select", "Condition.wait", "_worker")
+PROCESS = re.compile(r'^process \d+:"(?P<command>.*)"$')
+
+
+def _process_name(command: str) -> str:
+    """``serve conflict`` from ``…/python -m dealreg.cli serve conflict``."""
+    return command.split("dealreg.cli", 1)[-1].strip() or command
+
+
 def parse_frame(text: str) -> Frame:
     match = FRAME.match(text.strip())
     if match is None:
@@ -70,22 +98,34 @@ def parse_frame(text: str) -> Frame:
 
 
 def summarize(path: Path, top: int = 25) -> dict[str, Any]:
-    """Self time by package and by function, inclusive time by function, in % of samples."""
+    """Self time by package and by function, inclusive time by function, in % of samples;
+    and by process (py-spy ``--subprocesses``), the % of all samples in each of its
+    :data:`STAGES`."""
     self_package: Counter[str] = Counter()
     self_function: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    stages: dict[str, Counter[str]] = {}
     total = 0
     for raw_line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, count_text = raw_line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [parse_frame(part) for part in stack.split(";") if part]
+        parts = [part for part in stack.split(";") if part]
+        commands = [m.group("command") for m in map(PROCESS.match, parts) if m]
+        frames = [parse_frame(part) for part in parts]
         frames = [frame for frame in frames if not frame.function.startswith(("process ",
                                                                               "thread "))]
         if not frames:
             continue
         total += count
+        process = _process_name(commands[-1]) if commands else "-"
+        names = [f"{frame.function} {frame.file}" for frame in frames]
+        stage = next((label for label, marker in STAGES
+                      if any(marker in name for name in names)),
+                     "waiting (event loop, idle threads)" if frames[-1].function in WAITS
+                     else "other")
+        stages.setdefault(process, Counter())[stage] += count
         leaf = frames[-1]
         self_package[leaf.package] += count
         self_function[leaf.short] += count
@@ -97,7 +137,10 @@ def summarize(path: Path, top: int = 25) -> dict[str, Any]:
 
     return {"samples": total, "self_by_package": percent(self_package),
             "self_by_function": percent(self_function),
-            "inclusive_by_function": percent(inclusive)}
+            "inclusive_by_function": percent(inclusive),
+            "by_process": {process: {"share": round(100 * sum(counter.values()) / total, 1),
+                                     "stages": percent(counter)}
+                           for process, counter in sorted(stages.items())}}
 
 
 def format_summary(title: str, summary: dict[str, Any], top: int = 15) -> str:
@@ -107,4 +150,7 @@ def format_summary(title: str, summary: dict[str, Any], top: int = 15) -> str:
                        ("inclusive_by_function", "inclusive time by function")):
         lines.append(f"  {label}:")
         lines.extend(f"    {share:5.1f} %  {name}" for name, share in summary[key][:top])
+    for process, where in summary.get("by_process", {}).items():
+        lines.append(f"  {process}: {where['share']:.1f} % of the samples")
+        lines.extend(f"    {share:5.1f} %  {name}" for name, share in where["stages"])
     return "\n".join(lines)

@@ -31,6 +31,7 @@ from bench.workload import (
     deal_closed,
     latency_registration,
     registration_submitted,
+    subscription_invoiced,
     validate,
 )
 from dealreg.bootstrap import definitions, service_stores
@@ -62,6 +63,8 @@ class RunOptions:
     deals: int
     rate: float
     duration_s: float
+    #: the offered load below capacity, whose latency has a target (``latency_200_*``)
+    calm_rate: float
     partners: int
     base: Settings
     work_dir: Path
@@ -174,7 +177,9 @@ class StackBench:
             await self._payouts()
         if self.phases.latency:
             await self._caught_up()
-            await self._latency()
+            await self._latency(options.calm_rate, "latency_200")
+            await self._caught_up()
+            await self._latency(options.rate, "latency")
         stack = self.stack
         self.stack = None
         assert stack.memory is not None
@@ -305,6 +310,7 @@ class StackBench:
         result = self.result
         result.figures["e2e_registrations_per_s"] = self.n / seconds
         result.figures["e2e_seconds"] = seconds
+        result.figures["cpu_ms_per_registration"] = 1000 * cpu / self.n
         result.details["e2e"] = {"publish_s": round(published, 2),
                                  "stack_cpu_s": round(cpu, 1),
                                  "stack_cpu_utilisation": round(cpu / seconds, 2),
@@ -319,7 +325,7 @@ class StackBench:
         result.checks["distinct_expected"] = sum(1 for r in work.registrations
                                                  if r.kind == "distinct")
         say(f"{self.label}: e2e {self.n} in {seconds:.1f} s = {self.n / seconds:,.0f}/s "
-            f"(stack CPU {cpu / seconds:.2f} cores)")
+            f"(stack CPU {cpu / seconds:.2f} cores, {1000 * cpu / self.n:.2f} ms a registration)")
 
     def _profiler(self, phase: str) -> Profiler | None:
         if not self.options.profile or self.stack is None:
@@ -353,51 +359,69 @@ class StackBench:
                 if r.kind == kind and self._decision(r.registration_id) == "approved"]
 
     async def _payouts(self) -> None:
+        """Won deals on approved registrations; each deal of an msp partner is followed by
+        its first invoice (§11), which earns a payout of its own."""
         watcher, stack = self.watcher, self.stack
         assert watcher is not None
         assert stack is not None
         owners = self._approved("distinct")[: self.options.deals]
-        deals = [deal_closed(f"{self.run}-deal-{i}", r, r.submitted_at + timedelta(hours=1), i)
-                 for i, r in enumerate(owners)]
-        validate(deals)
-        deal_ids = [f"{self.run}-deal-{i}" for i in range(len(deals))]
-        say(f"{self.label}: publishing {len(deals)} won deals on approved registrations")
+        messages, deal_ids, invoice_ids = [], [], []
+        for i, owner in enumerate(owners):
+            deal_id, closed_at = f"{self.run}-deal-{i}", owner.submitted_at + timedelta(hours=1)
+            messages.append(deal_closed(deal_id, owner, closed_at, i))
+            deal_ids.append(deal_id)
+            if owner.program == "msp":
+                invoice_ids.append(f"{self.run}-invoice-{i}")
+                messages.append(subscription_invoiced(invoice_ids[-1], deal_id, closed_at, i))
+        validate(messages)
+        say(f"{self.label}: publishing {len(deal_ids)} won deals on approved registrations "
+            f"and {len(invoice_ids)} invoices of msp partners' deals")
         profiler = self._profiler("payouts")
+        cpu_before = stack.memory.cpu_seconds() if stack.memory else 0.0
         producer = bulk_producer(self.settings.bootstrap)
         await producer.start()
         started = time.monotonic()
         try:
-            await publish(producer, self.settings, deals)
+            await publish(producer, self.settings, messages)
         finally:
             await producer.stop()
         seen = watcher.observed
-
-        base = len(watcher.observed.payouts)
+        expected = deal_ids + invoice_ids
 
         def paid(observed: Observed) -> bool:
-            return len(observed.payouts) >= base + len(deal_ids)
+            return all(key in observed.payout_at for key in expected)
 
         await self._wait(paid, "every payout")
-        paid_at = [seen.payout_at[d] for d in deal_ids if d in seen.payout_at]
-        seconds = (max(paid_at) if paid_at else time.monotonic()) - started
+        seconds = max(seen.payout_at[key] for key in expected) - started
+        cpu = (stack.memory.cpu_seconds() if stack.memory else 0.0) - cpu_before
         self._stop_profiler("payouts", profiler)
         await watcher.settle()
         result = self.result
-        result.figures["payout_deals_per_s"] = len(deals) / seconds
+        result.figures["payout_deals_per_s"] = len(deal_ids) / seconds
         result.figures["payout_seconds"] = seconds
-        result.checks["deals_expected"] = len(deals)
+        result.details["payouts"] = {"deals": len(deal_ids), "invoices": len(invoice_ids),
+                                     "stack_cpu_s": round(cpu, 1)}
+        result.checks["deals_expected"] = len(deal_ids)
         result.checks["deals_paid"] = sum(1 for d in deal_ids if d in seen.payouts)
+        result.checks["invoices_expected"] = len(invoice_ids)
+        result.checks["invoices_paid"] = sum(1 for i in invoice_ids if i in seen.invoice_payouts)
         result.checks["payouts_withheld"] = dict(seen.withheld)
         result.checks["payouts_adjusted"] = seen.adjusted
         result.checks["payouts_double"] = seen.double_payouts()
-        say(f"{self.label}: payouts {len(deals)} in {seconds:.1f} s = "
-            f"{len(deals) / seconds:,.0f}/s")
+        say(f"{self.label}: payouts {len(deal_ids)} deals and {len(invoice_ids)} invoices in "
+            f"{seconds:.1f} s = {len(deal_ids) / seconds:,.0f} deals/s")
 
-    async def _latency(self) -> None:
-        work, watcher = self.workload, self.watcher
+    async def _latency(self, rate: float, key: str) -> None:
+        """Submitted → approved readable, at ``rate`` registrations/s offered for the
+        configured duration; figures ``<key>_p50_ms`` … and details and checks under
+        ``key``."""
+        work, watcher, stack = self.workload, self.watcher, self.stack
         assert work is not None
         assert watcher is not None
-        rate, duration = self.options.rate, self.options.duration_s
+        assert stack is not None
+        assert stack.memory is not None
+        cpu_before = stack.memory.cpu_seconds()
+        duration = self.options.duration_s
         total = int(rate * duration)
         say(f"{self.label}: latency at {rate:g}/s for {duration:g} s ({total} registrations)")
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap, acks=1,
@@ -416,7 +440,8 @@ class StackBench:
                 else:
                     late = max(late, -delay)
                 wall = time.time()
-                registration = latency_registration(work, i, datetime.fromtimestamp(wall, UTC))
+                registration = latency_registration(work, key, i,
+                                                    datetime.fromtimestamp(wall, UTC))
                 message = registration_submitted(registration, seq=i)
                 sent[registration.registration_id] = wall
                 futures.append(await producer.send(
@@ -429,23 +454,24 @@ class StackBench:
         ids = list(sent)
         await self._wait(lambda seen: len(seen.decisions) >= base + len(ids),
                          "every latency registration decided")
+        cpu = stack.memory.cpu_seconds() - cpu_before
         seen = watcher.observed
         latencies = [1000 * (seen.approved_wall[rid] - sent[rid]) for rid in ids
                      if rid in seen.approved_wall] or [0.0]
         result = self.result
-        result.figures["latency_p50_ms"] = percentile(latencies, 50)
-        result.figures["latency_p95_ms"] = percentile(latencies, 95)
-        result.figures["latency_p99_ms"] = percentile(latencies, 99)
-        result.figures["latency_max_ms"] = max(latencies)
-        result.details["latency"] = {"offered": total, "offered_rate_per_s": total / offered_s,
-                                     "producer_max_lag_ms": round(1000 * late, 1),
-                                     "hops_p50_ms": hop_medians(seen, sent)}
-        result.checks["latency_approved"] = sum(1 for rid in ids if rid in seen.approved_wall)
-        result.checks["latency_expected"] = total
-        say(f"{self.label}: latency p50 {result.figures['latency_p50_ms']:.0f} ms, "
-            f"p99 {result.figures['latency_p99_ms']:.0f} ms; medians by hop (ms): "
+        for q in (50, 95, 99):
+            result.figures[f"{key}_p{q}_ms"] = percentile(latencies, q)
+        result.figures[f"{key}_max_ms"] = max(latencies)
+        result.details[key] = {"offered": total, "offered_rate_per_s": total / offered_s,
+                               "producer_max_lag_ms": round(1000 * late, 1),
+                               "stack_cpu_ms_per_registration": round(1000 * cpu / total, 2),
+                               "hops_p50_ms": hop_medians(seen, sent)}
+        result.checks[f"{key}_approved"] = sum(1 for rid in ids if rid in seen.approved_wall)
+        result.checks[f"{key}_expected"] = total
+        say(f"{self.label}: latency at {rate:g}/s p50 {result.figures[f'{key}_p50_ms']:.0f} ms, "
+            f"p99 {result.figures[f'{key}_p99_ms']:.0f} ms; medians by hop (ms): "
             + ", ".join(f"{hop} {ms:.0f}" for hop, ms in
-                        result.details["latency"]["hops_p50_ms"].items()))
+                        result.details[key]["hops_p50_ms"].items()))
 
     async def _rebuild(self) -> None:
         say(f"{self.label}: dealreg projections rebuild")

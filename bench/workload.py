@@ -1,5 +1,6 @@
 """The benchmark's input: partners, registrations (distinct accounts plus conflicts and
-duplicates) and won deals, as contract-valid CloudEvents keyed as docs/contract.md §2 says."""
+duplicates), won deals and the invoices of msp partners' deals (docs/contract.md §11), as
+contract-valid CloudEvents keyed as docs/contract.md §2 says."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 from dealreg.events.schemas import kafka_key, parse_event
 from tests.support.events import cloud_event
 
-PROGRAMS = ("referral", "reseller")
+#: a third of the partners are msp: their deals earn a revenue share on each invoice (§11)
+PROGRAMS = ("referral", "reseller", "msp")
 TIERS = ("bronze", "silver", "gold", "platinum")
 COUNTRIES = ("US", "DE", "FR", "GB", "NL", "SE")
 CURRENCIES = ("EUR", "USD")
@@ -43,9 +45,17 @@ class Registration:
     submitted_at: datetime
     kind: str  # "distinct", "conflict", "duplicate", "probe", "latency"
 
+    @property
+    def program(self) -> str:
+        return program_of(int(self.partner_id.rsplit("-", 1)[1]))
+
 
 def partner_id(index: int) -> str:
     return f"bench-partner-{index:04d}"
+
+
+def program_of(index: int) -> str:
+    return PROGRAMS[index % len(PROGRAMS)]
 
 
 def partner_enrolled(index: int, enrolled_at: datetime) -> Message:
@@ -53,7 +63,7 @@ def partner_enrolled(index: int, enrolled_at: datetime) -> Message:
     when = rfc3339(enrolled_at)
     event = cloud_event("partner.enrolled", pid, when, {
         "partner_id": pid, "name": f"Bench Partner {index}",
-        "program": PROGRAMS[index % len(PROGRAMS)], "tier": TIERS[index % len(TIERS)],
+        "program": program_of(index), "tier": TIERS[index % len(TIERS)],
         "enrolled_at": when,
     }, source="/partner-admin")
     return Message("partners.v1", pid.encode(), json.dumps(event).encode())
@@ -96,6 +106,21 @@ def deal_closed(deal_id: str, registration: Registration, closed_at: datetime,
         "first_year_value": {"amount": f"{20_000 + (seq % 5_000) * 3}.00",
                              "currency": CURRENCIES[seq % len(CURRENCIES)]},
         "registration_id": registration.registration_id,
+    }, source="/crm")
+    return Message("crm.v1", deal_id.encode(), json.dumps(event).encode())
+
+
+def subscription_invoiced(invoice_id: str, deal_id: str, closed_at: datetime,
+                          seq: int) -> Message:
+    """The first month's invoice of a won deal's subscription, billed after its close."""
+    start = closed_at.date()
+    when = rfc3339(closed_at + timedelta(days=31))
+    event = cloud_event("subscription.invoiced", deal_id, when, {
+        "invoice_id": invoice_id, "deal_id": deal_id, "period_start": start.isoformat(),
+        "period_end": (start + timedelta(days=30)).isoformat(),
+        "recurring_revenue": {"amount": f"{1_000 + (seq % 900) * 3}.00",
+                              "currency": CURRENCIES[seq % len(CURRENCIES)]},
+        "invoiced_at": when,
     }, source="/crm")
     return Message("crm.v1", deal_id.encode(), json.dumps(event).encode())
 
@@ -163,10 +188,12 @@ def build_workload(run: str, registrations: int, *, partners: int = 100,
     return work
 
 
-def latency_registration(work: Workload, index: int, submitted_at: datetime) -> Registration:
+def latency_registration(work: Workload, label: str, index: int,
+                         submitted_at: datetime) -> Registration:
+    """The ``index``-th registration of the latency phase ``label`` (a new account each)."""
     company, domain, country = work.next_account()
-    return Registration(f"{work.run}-lat-{index}", partner_id(index % work.partners), company,
-                        domain, country, submitted_at, "latency")
+    return Registration(f"{work.run}-{label}-{index}", partner_id(index % work.partners),
+                        company, domain, country, submitted_at, "latency")
 
 
 def validate(messages: list[Message], sample: int = 20) -> None:

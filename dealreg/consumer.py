@@ -3,8 +3,8 @@
 * On every partition assignment the consumer seeks to the position stored with the
   service's events (or to the beginning when there is none), so a record is never
   skipped and never applied twice, whatever Kafka's committed offsets say.
-* Batches are applied per partition (``dealreg.processing``) in a worker thread,
-  because eventsourcing's calls block.
+* A poll is applied in one transaction, every partition's records with its position
+  (``dealreg.processing``), in a worker thread, because eventsourcing's calls block.
 * Messages are parsed by dealreg itself, never by FastStream's JSON decoder: a hostile
   record (broken JSON, undecodable headers) must reach the dead-letter topic, not
   vanish in the framework.
@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
-from itertools import groupby
 from typing import Annotated
 
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -36,7 +36,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 
 from dealreg import metrics
-from dealreg.processing import InboundProcessor, InboundRecord, Processed
+from dealreg.processing import InboundProcessor, InboundRecord, Partition, Processed
 from dealreg.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,17 +106,20 @@ class EffectivelyOnceConsumer:
         self.subscriber(self._handle)
 
     async def _handle(self, message: BatchMessage) -> None:
-        records = message.raw_message
-        by_partition = groupby(records, key=lambda r: (r.topic, r.partition))
+        records = [_inbound(record) for record in message.raw_message]
+        if not records:
+            return
+        started = time.monotonic()
+        results = await self._process_until_done(records)
+        applied: Counter[str] = Counter()
+        for (topic, _), processed in results.items():
+            applied[topic] += processed.applied
+        metrics.poll_applied(self.service, applied, time.monotonic() - started)
+        self.on_applied()  # the relay publishes the poll's results meanwhile
+        ends = {record.partition_of: record.offset + 1 for record in records}
         commits: dict[TopicPartition, OffsetAndMetadata] = {}
-        for (topic, partition), group in by_partition:
-            batch = [_inbound(record) for record in group]
-            started = time.monotonic()
-            processed = await self._process_until_done(batch)
-            metrics.batch_applied(self.service, topic, processed.applied,
-                                  time.monotonic() - started)
-            self.on_applied()  # the relay publishes this partition's results meanwhile
-            next_offset = batch[-1].offset + 1
+        for (topic, partition), processed in results.items():
+            next_offset = ends[topic, partition]
             if processed.deferred is not None:
                 next_offset = processed.deferred.offset
                 self._read_again_later(processed.deferred)
@@ -148,19 +151,21 @@ class EffectivelyOnceConsumer:
 
         asyncio.get_running_loop().call_later(DEFERRED_RETRY_S, resume)
 
-    async def _process_until_done(self, batch: list[InboundRecord]) -> Processed:
+    async def _process_until_done(
+            self, records: list[InboundRecord]) -> dict[Partition, Processed]:
         attempt = 0
         while True:
             try:
-                return await asyncio.to_thread(self.processor.process, batch, self._overdue)
+                return await asyncio.to_thread(self.processor.process_poll, records,
+                                               self._overdue)
             except Exception:
                 if self.stopping.is_set():
                     raise
                 delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
                 log.exception(
                     "storing a batch failed; retrying",
-                    extra={"service": self.service, "topic": batch[0].topic,
-                           "partition": batch[0].partition, "retry_in_s": delay},
+                    extra={"service": self.service, "retry_in_s": delay,
+                           "partitions": sorted({f"{r.topic}:{r.partition}" for r in records})},
                 )
                 attempt += 1
                 metrics.store_retried(self.service, "apply")

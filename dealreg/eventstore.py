@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from types import ModuleType
 from typing import Any
@@ -180,15 +180,22 @@ class ServiceApplication(Application[UUID]):
         transcoder.register(DateAsISO())
 
     def record(
-        self, aggregates: Iterable[Aggregate], tracking: Tracking
+        self, aggregates: Iterable[Aggregate], *trackings: Tracking
     ) -> list[Recording[UUID]]:
-        """Store the pending events of ``aggregates`` and ``tracking`` in one transaction.
-        If that fails, the aggregates, which may be the cached ones, are evicted."""
+        """Store the pending events of ``aggregates`` and every one of ``trackings`` in one
+        transaction (a poll's positions, one per partition). If that fails, the aggregates,
+        which may be the cached ones, are evicted. Returns the new events as recorded, with
+        their positions in the notification log."""
+        first, *others = trackings  # several need dealreg's recorders (ChainedRecorder)
         aggregates = list(aggregates)
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
-        processing_event.collect_events(*aggregates)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=first)
+        processing_event.collect_events(*aggregates, **({"trackings": others} if others else {}))
         if not processing_event.events:
-            self.recorder.insert_tracking(tracking)
+            if others:
+                assert isinstance(self.recorder, ChainedRecorder)
+                self.recorder.insert_trackings(trackings)
+            else:
+                self.recorder.insert_tracking(first)
             return []
         try:
             recordings = self._record(processing_event)
@@ -202,6 +209,14 @@ class ServiceApplication(Application[UUID]):
     def position(self, tracking_name: str) -> int | None:
         """The stored position for ``tracking_name`` (the next offset to read), if any."""
         return self.recorder.max_tracking_id(tracking_name)
+
+    def positions(self, tracking_names: Sequence[str]) -> dict[str, int]:
+        """The stored positions of those of ``tracking_names`` that have one."""
+        recorder = self.recorder
+        if isinstance(recorder, ChainedRecorder):
+            return recorder.select_positions(tracking_names)
+        found = {name: recorder.max_tracking_id(name) for name in tracking_names}  # in memory
+        return {name: position for name, position in found.items() if position is not None}
 
     def stored_events(self, *kinds: type) -> Iterator[Any]:
         """Every stored event of the given classes, in the order they were recorded (a read

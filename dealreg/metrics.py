@@ -23,7 +23,8 @@ DEAD_LETTERED = Counter(
     "service and topic they came from", ["service", "topic"])
 BATCH_APPLY = Histogram(
     "dealreg_batch_apply_seconds",
-    "Time to apply and store one batch of one partition, retries included", ["service"],
+    "Time to apply and store one poll (all its partitions, one transaction), retries included",
+    ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
 CONSUMER_LAG = Gauge(
     "dealreg_consumer_lag",
@@ -54,9 +55,10 @@ _REJECTED = "message.rejected"
 _last_expiry_tick: dict[str, float] = {}
 
 
-def batch_applied(service: str, topic: str, records: int, seconds: float) -> None:
-    """One partition's batch is stored: ``records`` were applied (or dead-lettered)."""
-    CONSUMED.labels(service, topic).inc(records)
+def poll_applied(service: str, applied: Mapping[str, int], seconds: float) -> None:
+    """One poll is stored: ``applied`` records by topic (or dead-lettered)."""
+    for topic, records in applied.items():
+        CONSUMED.labels(service, topic).inc(records)
     BATCH_APPLY.labels(service).observe(seconds)
 
 

@@ -9,6 +9,12 @@ consumers recognise; nothing is ever lost.
 
 The relay wakes as soon as the service's consumer commits (no polling delay on the hot
 path); a slow poll also picks up events written by other processes (``expire-due``).
+
+The consumer hands the relay the events it has just stored, as recorded (with their
+positions in the notification log): those are published without reading and decoding
+them back. The log is read only for what was stored otherwise (another process, the
+expiry scheduler, events the relay had no room to keep), and for a gap between the relay's
+position and the first event handed to it.
 """
 
 from __future__ import annotations
@@ -17,13 +23,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
@@ -46,6 +53,10 @@ class Emission:
 
 
 Emitter = Callable[[DomainEventProtocol[Any]], Sequence[Emission]]
+#: A stored domain event and its position in the notification log.
+Stored = tuple[int, DomainEventProtocol[Any]]
+#: How many handed events the relay keeps, in outbox batches; beyond, it reads them back.
+HANDED_BATCHES = 8
 
 
 @dataclass(frozen=True)
@@ -78,10 +89,20 @@ class OutboxRelay:
         self.source = f"/dealreg/{service}"
         self._wake = asyncio.Event()
         self.published = 0
+        #: events read back from the log rather than handed over (for tests and operators)
+        self.read_back = 0
+        self._handed: deque[Stored] = deque()  # appended by the consumer's thread
+        self._position: int | None = None  # as stored, once read
 
     def wake(self) -> None:
         """Called after new events were stored: publish them now."""
         self._wake.set()
+
+    def hand(self, recordings: Sequence[Recording[Any]]) -> None:
+        """Called, from any thread, with events just stored by this process: the relay
+        publishes them as they are, without reading them back."""
+        if len(self._handed) < HANDED_BATCHES * self.settings.outbox_batch_size:
+            self._handed.extend((r.notification.id, r.domain_event) for r in recordings)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Publish until ``stopping`` is set, then publish what is left and return."""
@@ -114,46 +135,66 @@ class OutboxRelay:
         """Publish every stored event not yet published; returns how many Kafka messages."""
         sent = 0
         while True:
-            notifications = await asyncio.to_thread(self._next_notifications)
-            if not notifications:
-                return sent
-            started = time.monotonic()
-            messages = [m for n in notifications for m in self.messages_for(n)]
-            confirmations = [
-                await self.broker.publish(
-                    message.value,
-                    topic=message.topic,
-                    key=message.key,
-                    headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
-                    correlation_id=message.event_id,
-                    no_confirm=True,
-                )
-                for message in messages
-            ]
-            await asyncio.gather(*confirmations)
-            metrics.published(self.service, time.monotonic() - started)
-            await asyncio.to_thread(
-                self.app.recorder.insert_tracking,
-                Tracking(self.tracking_name, notifications[-1].id),
-            )
+            try:
+                batch = await asyncio.to_thread(self.next_batch)
+                if not batch:
+                    return sent
+                started = time.monotonic()
+                messages = [m for _, event in batch for m in self.messages_for(event)]
+                confirmations = [
+                    await self.broker.publish(
+                        message.value,
+                        topic=message.topic,
+                        key=message.key,
+                        headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
+                        correlation_id=message.event_id,
+                        no_confirm=True,
+                    )
+                    for message in messages
+                ]
+                await asyncio.gather(*confirmations)
+                metrics.published(self.service, time.monotonic() - started)
+                position = batch[-1][0]
+                await asyncio.to_thread(self.app.recorder.insert_tracking,
+                                        Tracking(self.tracking_name, position))
+            except BaseException:
+                self._position = None  # read it again: another instance may have moved it
+                raise
+            self._position = position
             sent += len(messages)
             self.published += len(messages)
 
-    def _next_notifications(self) -> Sequence[Notification]:
-        position = self.app.position(self.tracking_name) or 0
-        return self.app.recorder.select_notifications(
-            start=position, limit=self.settings.outbox_batch_size, inclusive_of_start=False
-        )
+    def next_batch(self) -> list[Stored]:
+        """The stored events to publish next, in the log's order: the ones handed over
+        when they follow the position, otherwise those read back from the log up to the
+        first handed one."""
+        if self._position is None:
+            self._position = self.app.position(self.tracking_name) or 0
+        position, handed, limit = self._position, self._handed, self.settings.outbox_batch_size
+        while handed and handed[0][0] <= position:
+            handed.popleft()  # published already (read back before it was handed)
+        if not handed or handed[0][0] > position + 1:
+            notifications = self.app.recorder.select_notifications(
+                start=position, limit=limit, stop=handed[0][0] - 1 if handed else None,
+                inclusive_of_start=False)
+            if notifications or not handed:
+                self.read_back += len(notifications)
+                return [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+            # Nothing stored before the first handed event: a gap in the log's sequence (a
+            # transaction rolled back), never filled later, since writers are serialised.
+        batch = [handed.popleft()]
+        while handed and len(batch) < limit and handed[0][0] == batch[-1][0] + 1:
+            batch.append(handed.popleft())
+        return batch
 
-    def messages_for(self, notification: Notification) -> list[OutgoingMessage]:
+    def messages_for(self, domain_event: DomainEventProtocol[Any]) -> list[OutgoingMessage]:
         """The Kafka messages one stored event becomes (deterministic ids)."""
-        domain_event = self.app.mapper.to_domain_event(notification)
         messages = []
         for index, emission in enumerate(self.emit(domain_event)):
             metrics.emitted(self.service, emission.name, emission.data)
             spec = output_spec(emission.name)
             event_id = emitted_event_id(
-                self.service, str(notification.originator_id), notification.originator_version,
+                self.service, str(domain_event.originator_id), domain_event.originator_version,
                 index,
             )
             cloud_event = make_event(

@@ -1,10 +1,12 @@
-"""Applying a batch of Kafka records of one partition to a service's event store, exactly once.
+"""Applying a poll of Kafka records to a service's event store, exactly once.
 
-The records' effects (new aggregate events) and the partition's new position
-(``Tracking(name, last_offset + 1)``) are stored in one transaction, so a record is
-applied once however often Kafka delivers it: records below the stored position are
-skipped, and a concurrent writer that got there first makes the commit fail with
-``IntegrityError``, after which the batch is re-read from the new position.
+The records' effects (new aggregate events) and the new position of every partition the
+poll read (``Tracking(name, last_offset + 1)``, one per partition) are stored in one
+transaction, so a record is applied once however often Kafka delivers it: records below
+the stored position are skipped, and a concurrent writer that got there first makes the
+commit fail with ``IntegrityError``, after which the poll is re-read from the new
+positions. One transaction per poll, not per partition: one refresh, one commit and one
+outbox wake for all of it.
 
 Bad input (docs/contract.md §7) never stops the batch: it becomes a
 ``RejectedMessage`` in the same transaction, which the outbox relay publishes to the
@@ -25,7 +27,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from pydantic import BaseModel
 
 from dealreg.events.schemas import BadInput, ParsedEvent, parse_event, spec_of
@@ -36,8 +38,12 @@ log = logging.getLogger(__name__)
 
 A = TypeVar("A", bound=Aggregate)
 M = TypeVar("M", bound=BaseModel)
+#: (topic, partition)
+Partition = tuple[str, int]
 
-#: Attempts at committing one batch when concurrent writers keep getting there first.
+#: Attempts at committing one poll when concurrent writers keep getting there first. (A
+#: poisoned or deferred record also makes a poll re-run, without it: each takes a record
+#: out, so those re-runs end by themselves, however many such records a poll holds.)
 MAX_COMMIT_ATTEMPTS = 10
 
 
@@ -52,13 +58,17 @@ class InboundRecord:
     value: bytes | None
     timestamp_ms: int
 
+    @property
+    def partition_of(self) -> Partition:
+        return self.topic, self.partition
+
 
 class DeferredError(Exception):
     """A record cannot be decided yet: a fact it depends on may still be on its way."""
 
-    def __init__(self, offset: int, reason: str) -> None:
+    def __init__(self, record: InboundRecord, reason: str) -> None:
         super().__init__(reason)
-        self.offset = offset
+        self.record = record
         self.reason = reason
 
 
@@ -91,7 +101,7 @@ class UnitOfWork:
         it returns and the handler decides with what it knows.
         """
         if self._may_defer and self._record is not None:
-            raise DeferredError(self._record.offset, reason)
+            raise DeferredError(self._record, reason)
 
     def get(self, kind: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate as changed so far in this batch, or as stored, or None."""
@@ -195,9 +205,9 @@ class Processed:
 class BatchAbortedError(Exception):
     """A handler raised on one record; the batch is re-run without that record's effects."""
 
-    def __init__(self, offset: int, cause: Exception) -> None:
-        super().__init__(f"offset {offset}: {cause!r}")
-        self.offset = offset
+    def __init__(self, record: InboundRecord, cause: Exception) -> None:
+        super().__init__(f"{record.topic}:{record.partition} offset {record.offset}: {cause!r}")
+        self.record = record
         self.cause = cause
 
 
@@ -210,11 +220,14 @@ class InboundProcessor:
         inbound: Inbound,
         logical_topic: Callable[[str], str],
         tracking_prefix: str,
+        on_recorded: Callable[[Sequence[Recording[UUID]]], None] | None = None,
     ) -> None:
         self.app = app
         self.inbound = inbound
         self.logical_topic = logical_topic
         self.tracking_prefix = tracking_prefix
+        #: given every poll's new events once committed, with their positions (the outbox)
+        self.on_recorded = on_recorded
 
     def tracking_name(self, topic: str, partition: int) -> str:
         return f"{self.tracking_prefix}{topic}:{partition}"
@@ -226,61 +239,94 @@ class InboundProcessor:
     def process(
         self, records: Sequence[InboundRecord], overdue: Callable[[InboundRecord], bool] = _always
     ) -> Processed:
-        """Apply records of one partition (in offset order).
-
-        A record whose handler defers (:meth:`UnitOfWork.defer_unless_overdue`) while
-        ``overdue(record)`` is false ends the batch: the records before it are stored,
-        and it is returned as ``deferred``, to be read again.
-        """
+        """Apply records of one partition (in offset order): :meth:`process_poll`."""
         if not records:
             return Processed(0)
-        topic, partition = records[0].topic, records[0].partition
-        name = self.tracking_name(topic, partition)
-        poisoned: dict[int, Exception] = {}
-        deferred: InboundRecord | None = None
-        for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+        return self.process_poll(records, overdue)[records[0].partition_of]
+
+    def process_poll(
+        self, records: Sequence[InboundRecord], overdue: Callable[[InboundRecord], bool] = _always
+    ) -> dict[Partition, Processed]:
+        """Apply a poll's records (each partition's in offset order) in one transaction,
+        with the new position of each partition; what was done, by partition.
+
+        A record whose handler defers (:meth:`UnitOfWork.defer_unless_overdue`) while
+        ``overdue(record)`` is false ends its partition's part of the poll: the records
+        before it are stored, and it is returned as ``deferred``, to be read again. The
+        other partitions go on.
+        """
+        polled: dict[Partition, list[InboundRecord]] = {}
+        for record in records:
+            polled.setdefault(record.partition_of, []).append(record)
+        poisoned: dict[tuple[str, int, int], Exception] = {}
+        deferred: dict[Partition, InboundRecord] = {}
+        fresh: dict[Partition, list[InboundRecord]] = {}
+        conflicts = 0
+        while True:
             self.app.refresh()
-            start = self.app.position(name) or 0
-            fresh = [record for record in records if record.offset >= start]
-            if deferred is not None:
-                fresh = [record for record in fresh if record.offset < deferred.offset]
+            fresh = self._fresh(polled, deferred)
             if not fresh:
-                return Processed(0, deferred)
+                break
             unit = UnitOfWork(self.app)
             try:
                 with unit.forgotten_on_failure():
-                    self._apply_all(unit, fresh, poisoned, overdue)
-                    self.app.record(unit.aggregates(), Tracking(name, fresh[-1].offset + 1))
+                    self._apply_all(unit, [r for part in fresh.values() for r in part],
+                                    poisoned, overdue)
+                    recordings = self.app.record(unit.aggregates(), *(
+                        Tracking(self.tracking_name(*key), part[-1].offset + 1)
+                        for key, part in fresh.items()))
             except BatchAbortedError as aborted:
-                poisoned[aborted.offset] = aborted.cause
+                failed = aborted.record
+                poisoned[failed.topic, failed.partition, failed.offset] = aborted.cause
                 continue
             except DeferredError as wait:
-                deferred = next(r for r in fresh if r.offset == wait.offset)
-                log.info("record deferred", extra={"topic": topic, "partition": partition,
-                                                   "offset": wait.offset, "reason": wait.reason})
+                deferred[wait.record.partition_of] = wait.record
+                log.info("record deferred", extra={"topic": wait.record.topic,
+                                                   "partition": wait.record.partition,
+                                                   "offset": wait.record.offset,
+                                                   "reason": wait.reason})
                 continue
             except IntegrityError:
+                conflicts += 1
+                if conflicts == MAX_COMMIT_ATTEMPTS:
+                    raise RuntimeError(
+                        f"could not commit a poll of {', '.join(f'{t}:{p}' for t, p in polled)}"
+                        f" after {MAX_COMMIT_ATTEMPTS} attempts") from None
                 log.info(
-                    "batch already applied in part by another consumer; re-reading",
-                    extra={"topic": topic, "partition": partition, "attempt": attempt},
+                    "poll already applied in part by another consumer; re-reading",
+                    extra={"partitions": [f"{t}:{p}" for t, p in fresh], "attempt": conflicts},
                 )
                 continue
-            return Processed(len(fresh), deferred)
-        raise RuntimeError(
-            f"could not commit batch of {topic}:{partition} after {MAX_COMMIT_ATTEMPTS} attempts"
-        )
+            if recordings and self.on_recorded is not None:
+                self.on_recorded(recordings)
+            break
+        return {key: Processed(len(fresh.get(key, ())), deferred.get(key)) for key in polled}
+
+    def _fresh(self, polled: Mapping[Partition, Sequence[InboundRecord]],
+               deferred: Mapping[Partition, InboundRecord]) -> dict[Partition,
+                                                                    list[InboundRecord]]:
+        """Each partition's records not stored yet, up to its deferred record if any."""
+        fresh = {}
+        stored = self.app.positions([self.tracking_name(*key) for key in polled])
+        for key, part in polled.items():
+            start = stored.get(self.tracking_name(*key), 0)
+            stop = deferred[key].offset if key in deferred else None
+            records = [r for r in part if r.offset >= start and (stop is None or r.offset < stop)]
+            if records:
+                fresh[key] = records
+        return fresh
 
     def _apply_all(
         self,
         unit: UnitOfWork,
         records: Sequence[InboundRecord],
-        poisoned: Mapping[int, Exception],
+        poisoned: Mapping[tuple[str, int, int], Exception],
         overdue: Callable[[InboundRecord], bool],
     ) -> None:
         parsed = [self._parse(record) for record in records]
         self._prefetch(event for event in parsed if isinstance(event, ParsedEvent))
         for record, event in zip(records, parsed, strict=True):
-            cause = poisoned.get(record.offset)
+            cause = poisoned.get((record.topic, record.partition, record.offset))
             if cause is not None:
                 self._reject(unit, record, cause.error if isinstance(cause, BadInput) else
                              f"processing failed: {type(cause).__name__}: {cause}")
@@ -297,14 +343,14 @@ class InboundProcessor:
             except DeferredError:
                 raise
             except BadInput as bad:  # e.g. a reference to an unknown registration
-                raise BatchAbortedError(record.offset, bad) from bad
+                raise BatchAbortedError(record, bad) from bad
             except Exception as exc:
                 log.exception(
                     "handler failed; the record goes to the dead-letter topic",
                     extra={"topic": record.topic, "partition": record.partition,
                            "offset": record.offset, "event": event.name},
                 )
-                raise BatchAbortedError(record.offset, exc) from exc
+                raise BatchAbortedError(record, exc) from exc
 
     def _parse(self, record: InboundRecord) -> ParsedEvent | BadInput:
         try:

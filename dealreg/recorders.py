@@ -14,6 +14,10 @@ services' role must not have (``dealreg db init``). The advisory lock gives the 
 guarantee (insert order equals commit order, for readers tailing the log) as long as every
 writer goes through this recorder. SQLite serialises writers itself; the hash is computed
 in Python in the inserting transaction.
+
+Both take several tracking records in one transaction (``trackings=`` beside
+eventsourcing's ``tracking=``, or :meth:`insert_trackings` alone): a consumer's poll stores
+the position of every partition it read with the events those records caused.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteProcessRecorder
 from psycopg import Cursor
@@ -68,6 +72,28 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version").format(
             schema, Identifier(events_table_name))
+        self.select_positions_statement = SQL(
+            "SELECT application_name, MAX(notification_id) AS position FROM {0}.{1} "
+            "WHERE application_name = ANY(%s) GROUP BY application_name").format(
+            schema, Identifier(tracking_table_name))
+
+    def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking)
+
+    def insert_trackings(self, trackings: Sequence[Tracking]) -> None:
+        """Store several positions in one transaction (all or none)."""
+        with self.datastore.transaction(commit=True) as curs:
+            for tracking in trackings:
+                self._insert_tracking(curs, tracking)
+
+    def select_positions(self, names: Sequence[str]) -> dict[str, int]:
+        """The stored position of each of ``names`` that has one (one query for a poll)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_positions_statement, (list(names),), prepare=True)
+            return {row["application_name"]: row["position"] for row in curs.fetchall()}
 
     def _insert_stored_events(self, curs: Cursor[DictRow],
                               stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
@@ -184,6 +210,10 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
             f"SELECT originator_id, originator_version, topic, state FROM {events_table_name} "  # noqa: S608
             "WHERE originator_id IN (SELECT value FROM json_each(?)) "
             "ORDER BY originator_id, originator_version")
+        self.select_positions_statement = (
+            "SELECT application_name, MAX(notification_id) FROM tracking "
+            "WHERE application_name IN (SELECT value FROM json_each(?)) "
+            "GROUP BY application_name")
         super().__init__(datastore, events_table_name=events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -203,6 +233,8 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
                        **kwargs: Any) -> Sequence[int] | None:
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
         assert notification_ids is not None
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(c, tracking)
         c.execute(self.last_hash_statement)
         row = c.fetchone()
         previous = bytes(row[0]) if row else GENESIS
@@ -210,6 +242,18 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
             previous = link(previous, notification_id, stored)
             c.execute(self.insert_hash_statement, (notification_id, previous))
         return notification_ids
+
+    def insert_trackings(self, trackings: Sequence[Tracking]) -> None:
+        """Store several positions in one transaction (all or none)."""
+        with self.datastore.transaction(commit=True) as c:
+            for tracking in trackings:
+                self._insert_tracking(c, tracking)
+
+    def select_positions(self, names: Sequence[str]) -> dict[str, int]:
+        """The stored position of each of ``names`` that has one (one query for a poll)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.select_positions_statement, (json.dumps(list(names)),))
+            return {row[0]: row[1] for row in c.fetchall()}
 
     def select_aggregate_ids(self) -> list[UUID]:
         """The id of every aggregate stored (each has exactly one version 1)."""

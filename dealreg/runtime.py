@@ -237,16 +237,17 @@ class ServiceRuntime:
         settings = self.settings
         cluster_id = self.cluster_id = await ensure_topics(settings)
         self.app = await self._open_store()
+        self._broker = KafkaBroker(
+            settings.bootstrap, client_id=f"dealreg-{name}", logger=None
+        )
+        self.relay = outbox_relay(self.definition, self.app, self._broker, settings, cluster_id)
         processor = InboundProcessor(
             self.app,
             self.definition.inbound,
             logical_topic=settings.logical_topic,
             tracking_prefix=input_tracking_prefix(cluster_id),
+            on_recorded=self.relay.hand,
         )
-        self._broker = KafkaBroker(
-            settings.bootstrap, client_id=f"dealreg-{name}", logger=None
-        )
-        self.relay = outbox_relay(self.definition, self.app, self._broker, settings, cluster_id)
         self._consumer = EffectivelyOnceConsumer(
             broker=self._broker,
             processor=processor,

@@ -12,8 +12,10 @@ from dealreg.services.registration.domain import DealRegistration as R
 from dealreg.services.registration.status import STATUS
 
 #: the fields of each event recorded on the claim
+SUBMISSION = ("partner_id", "submitted_at", "company_name", "estimated_value", "currency")
 FIELDS: dict[type, tuple[str, ...]] = {
-    R.Submitted: ("partner_id", "submitted_at", "company_name", "estimated_value", "currency"),
+    R.Submitted: SUBMISSION,
+    R.SubmittedAndReceived: SUBMISSION,
     R.Approved: ("protected_from", "expires_at", "decided_at", "via"),
     R.Rejected: ("reason", "decided_at", "conflicting_registration_id"),
     R.PutUnderReview: ("dispute_id", "decided_at"),

@@ -50,6 +50,7 @@ class PartnerMetrics:
     name = "partner_metrics"
     sources: Mapping[str, tuple[type, ...]] = {
         "registration": (Partner.Enrolled, Partner.TierChanged, DealRegistration.Submitted,
+                         DealRegistration.SubmittedAndReceived,
                          DealRegistration.Approved, DealRegistration.Rejected),
         "payouts": (DealPayouts.Calculated, DealPayouts.Adjusted),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -53,7 +53,22 @@ class DealRegistration(Aggregate):
         currency: str
         expected_close_date: date
 
+    class SubmittedAndReceived(Submitted):
+        """A submission that passed the checks of rule 1, stored as one event: the claim
+        goes to the conflict service (``registration.received``)."""
+
+        program: Program
+        tier: Tier
+
+        def apply(self, aggregate: DealRegistration) -> None:
+            aggregate.status = "received"
+            aggregate.program = self.program
+            aggregate.tier = self.tier
+
     class Received(RegistrationEvent):
+        """Stored after ``Submitted`` by earlier versions, before ``SubmittedAndReceived``:
+        histories holding it still load, and republish the same CloudEvents."""
+
         submitted_at: datetime
         program: Program
         tier: Tier
@@ -140,9 +155,11 @@ class DealRegistration(Aggregate):
         self.expired_at: datetime | None = None
         self.decided_at: datetime | None = None
 
-    def receive(self, *, program: Program, tier: Tier) -> None:
-        """The submission passed the checks of rule 1; the claim goes to the conflict service."""
-        self._received(**self._ids, submitted_at=self.submitted_at, program=program, tier=tier)
+    @classmethod
+    def received(cls, *, program: Program, tier: Tier, **submission: Any) -> DealRegistration:
+        """A submission that passed the checks of rule 1, with the program and tier it was
+        received under: one stored event, where a rejected submission stores two."""
+        return cls._create(cls.SubmittedAndReceived, program=program, tier=tier, **submission)
 
     @event(Received)
     def _received(

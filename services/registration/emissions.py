@@ -14,7 +14,7 @@ from dealreg.services.registration.domain import DealRegistration as Registratio
 
 def emit(domain_event: DomainEventProtocol[Any]) -> Sequence[Emission]:
     match domain_event:
-        case Registration.Received() as e:
+        case Registration.SubmittedAndReceived() | Registration.Received() as e:
             return [Emission("registration.received", e.submitted_at, out.RegistrationReceived(
                 registration_id=e.registration_id, partner_id=e.partner_id,
                 account_key=e.account_key, submitted_at=e.submitted_at, program=e.program,

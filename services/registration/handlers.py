@@ -84,32 +84,32 @@ def submit_registration(unit: UnitOfWork, cmd: RegistrationSubmitted) -> None:
     except ValueError as error:
         key_error = f"prospect.{error}"
         key = account_key(company_name=prospect.company_name, country=prospect.country)
-    registration = DealRegistration(registration_id=cmd.registration_id, account_key=key,
-                                    **facts)
-    unit.add(registration)
     rejection = business_check(SubmissionFacts(
         submitted_at=cmd.submitted_at, country=prospect.country,
         estimated_value=cmd.estimated_value.amount, currency=cmd.estimated_value.currency,
         expected_close_date=cmd.expected_close_date, account_key_error=key_error,
     )) or enrollment_check(cmd.partner_id, partner.enrolled_at if partner else None,
                            cmd.submitted_at)
+    tier = None
+    if rejection is None:
+        assert partner is not None
+        tier = partner.tier_at(cmd.submitted_at)
+        assert tier is not None
+        rejection = capacity_rejection(unit, cmd.registration_id, key, cmd.submitted_at,
+                                       partner, tier)
     if rejection is not None:
+        registration = DealRegistration(registration_id=cmd.registration_id, account_key=key,
+                                        **facts)
+        unit.add(registration)
         registration.reject(reason=rejection.reason, detail=rejection.detail,
                             decided_at=cmd.submitted_at)
         log.info("registration rejected", extra={"registration_id": cmd.registration_id,
                                                   "reason": rejection.reason})
         return
     assert partner is not None
-    tier = partner.tier_at(cmd.submitted_at)
     assert tier is not None
-    over = capacity_rejection(unit, registration, partner, tier)
-    if over is not None:
-        registration.reject(reason=over.reason, detail=over.detail,
-                            decided_at=cmd.submitted_at)
-        log.info("registration rejected", extra={"registration_id": cmd.registration_id,
-                                                  "reason": over.reason})
-        return
-    registration.receive(program=partner.program, tier=tier)
+    unit.add(DealRegistration.received(registration_id=cmd.registration_id, account_key=key,
+                                       program=partner.program, tier=tier, **facts))
     partner_registrations(unit, cmd.partner_id).register(registration_id=cmd.registration_id)
     log.info("registration received", extra={"registration_id": cmd.registration_id,
                                               "account_key": key})
@@ -128,35 +128,34 @@ def _held(registration: DealRegistration) -> HeldRegistration:
                             registration.withdrawn_at)
 
 
-def _claims_same_account(other: DealRegistration, new: DealRegistration) -> bool:
+def _claims_same_account(other: DealRegistration, account_key: str, t: datetime) -> bool:
     """Rule 2 (a duplicate on the account) comes before rule 2b and is the conflict
     service's to decide: capacity is not checked then."""
-    t = new.submitted_at
-    return other.account_key == new.account_key and (
+    return other.account_key == account_key and (
         other.status in ("received", "under_review")
         or (other.status == "approved" and other.expires_at is not None
             and t <= other.expires_at
             and (other.withdrawn_at is None or t < other.withdrawn_at)))
 
 
-def capacity_rejection(unit: UnitOfWork, registration: DealRegistration, partner: Partner,
-                       tier: Tier) -> Rejection | None:
+def capacity_rejection(unit: UnitOfWork, registration_id: str, account_key: str,
+                       submitted_at: datetime, partner: Partner, tier: Tier) -> Rejection | None:
     """Rule 2b (§8): ``over_capacity`` when the partner already holds its capacity of open
     registrations at the submission time. Counted only when the policy sets a capacity;
     while another registration of the partner awaits the conflict service's word, the
     decision waits for it (as long as the order grace allows, then counts it as held)."""
-    t = registration.submitted_at
+    t = submitted_at
     capacity = policy_book(unit).in_force(t).capacity(partner.program, tier)
     if capacity is None:
         return None
     known = unit.get(PartnerRegistrations, PartnerRegistrations.create_id(partner.partner_id))
-    others = [registration_of(unit, registration_id, "data.partner_id")
-              for registration_id in (known.registration_ids if known else [])
-              if registration_id != registration.registration_id]
+    others = [registration_of(unit, other_id, "data.partner_id")
+              for other_id in (known.registration_ids if known else [])
+              if other_id != registration_id]
     if any(other.status == "received" for other in others):
         unit.defer_unless_overdue(
             f"partner {partner.partner_id} has registrations awaiting a decision")
-    if any(_claims_same_account(other, registration) for other in others):
+    if any(_claims_same_account(other, account_key, t) for other in others):
         return None
     return capacity_check(partner.partner_id, capacity, (_held(o) for o in others), t)
 

@@ -14,9 +14,9 @@ STATUSES: tuple[Status, ...] = ("submitted", "under_review", "approved", "reject
 
 #: event class → the status it leaves the registration in (``None``: status unchanged)
 STATUS: dict[type, Status | None] = {
-    R.Submitted: "submitted", R.Approved: "approved", R.Rejected: "rejected",
-    R.PutUnderReview: "under_review", R.Extended: None, R.Withdrawn: "withdrawn",
-    R.Expired: "expired"}
+    R.Submitted: "submitted", R.SubmittedAndReceived: "submitted", R.Approved: "approved",
+    R.Rejected: "rejected", R.PutUnderReview: "under_review", R.Extended: None,
+    R.Withdrawn: "withdrawn", R.Expired: "expired"}
 
 
 def status_after(events: Iterable[Any]) -> Status:

@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 REQUIRED = (
     "e2e_registrations_per_s", "raw_aggregate_writes_per_s", "e2e_ratio",
     "raw_kafka_consume_per_s", "payout_deals_per_s", "latency_p50_ms", "latency_p95_ms",
-    "latency_p99_ms", "rebuild_events_per_s", "raw_log_read_per_s", "rebuild_ratio",
+    "latency_p99_ms", "latency_200_p50_ms", "latency_200_p99_ms", "cpu_ms_per_registration",
+    "rebuild_events_per_s", "raw_log_read_per_s", "rebuild_ratio",
     "scale_cost_growth", "peak_rss_mb",
 )
 
@@ -49,13 +50,21 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     assert checks["registrations_decided"] == checks["registrations_expected"] == 300
     assert checks["registrations_double_decided"] == 0
     assert checks["deals_paid"] == checks["deals_expected"] == 100
+    assert checks["invoices_paid"] == checks["invoices_expected"] > 0  # msp deals' invoices
     assert checks["payouts_double"] == 0
     assert checks["latency_approved"] == checks["latency_expected"] == 150
+    assert checks["latency_200_approved"] == checks["latency_200_expected"] == 60
+    statuses = {row["key"]: row["status"] for row in results["targets"]}
+    for key in ("e2e_registrations_per_s", "cpu_ms_per_registration", "payout_deals_per_s",
+                "latency_200_p50_ms", "latency_200_p99_ms", "rebuild_events_per_s",
+                "peak_rss_mb"):
+        assert statuses[key] in ("PASS", "FAIL"), key  # each has its target and a verdict
+    assert statuses["scale_cost_growth"] == "not run"
     config = results["config"]
     assert config["cpu_count"] >= 1
     assert config["services"]["batch_max_records"] >= 1
-    for figure in ("end-to-end registrations", "latency p99", "projections rebuild",
-                   "correctness"):
+    for figure in ("end-to-end registrations", "latency p99 at 20/s", "latency p99 at 50/s",
+                   "CPU per registration", "projections rebuild", "correctness"):
         assert figure in run.stdout
 
     prefix = f"bench_{results['details']['main']['run']}_"

@@ -74,8 +74,9 @@ async def test_redelivered_records_are_applied_once(settings: Settings) -> None:
         await produce(settings, "registrations.requests.v1",
                       [encode(registration_submitted("r-new", "p-1", domain="new.example"))])
         after = await read_topic(settings, "registrations.v1", at_least=6)
-        # r-new only: Submitted, Received, and its place in the partner's registrations
-        assert stored_event_count(app) == stored + 3
+        # r-new only: its submission as received, and its place in the partner's
+        # registrations
+        assert stored_event_count(app) == stored + 2
 
     assert len(first) == 5
     assert sorted(r.json()["data"]["registration_id"] for r in after) == sorted(
@@ -144,9 +145,10 @@ async def test_sigkill_between_store_commit_and_offset_commit(settings: Settings
     await _crash_then_recover(settings, "after-store-commit", count=10)
     async with running(REGISTRATION, after_restart(settings)) as runtime:
         records = await read_topic(settings, "registrations.v1", at_least=10)
-        # Every registration stored exactly once: Submitted, Received and its place in the
-        # partner's registrations (§8) each, plus the partner and its registrations' index.
-        assert stored_event_count(app_of(runtime)) == 2 + 3 * 10
+        # Every registration stored exactly once: its submission as received and its place
+        # in the partner's registrations (§8) each, plus the partner and its registrations'
+        # index.
+        assert stored_event_count(app_of(runtime)) == 2 + 2 * 10
     _assert_each_received_once(records, 10)
 
 
@@ -154,6 +156,6 @@ async def test_outbox_relay_killed_mid_batch_resumes_without_loss(settings: Sett
     await _crash_then_recover(settings, "mid-outbox-batch", count=12)
     async with running(REGISTRATION, after_restart(settings)) as runtime:
         records = await read_topic(settings, "registrations.v1", at_least=12)
-        assert stored_event_count(app_of(runtime)) == 2 + 3 * 12
+        assert stored_event_count(app_of(runtime)) == 2 + 2 * 12
     # At least once on the wire, but a re-published event keeps its id.
     _assert_each_received_once(records, 12)

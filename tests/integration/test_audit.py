@@ -53,7 +53,7 @@ def test_the_history_of_a_disputed_paid_refunded_deal_spans_the_three_services(
     steps = [(event["application"], event["type"], event["data"].get("registration_id"))
              for event in history]
     expected = [
-        ("registration", "DealRegistration.Submitted", "r-2"),  # r-2 registered
+        ("registration", "DealRegistration.SubmittedAndReceived", "r-2"),  # r-2 registered
         ("conflict", "AccountClaims.ClaimDenied", "r-2"),       # … loses to r-1
         ("registration", "DealRegistration.Rejected", "r-2"),
         ("conflict", "AccountClaims.DisputeOpened", None),      # p-b disputes

@@ -35,7 +35,6 @@ def test_the_index_moves_past_events_that_do_not_concern_expiry(settings: Settin
     assert index.pending == {}
 
     approved = submitted[1]
-    approved.receive(program="referral", tier="gold")
     approved.approve(expires_at=SUBMITTED + timedelta(days=30), window_days=30,
                      policy_id="default", policy_version=1, via="auto", decided_at=SUBMITTED)
     app.record([approved], Tracking("t", 2))

@@ -152,9 +152,10 @@ def test_a_concurrent_writer_that_got_there_first_wins_and_nothing_doubles(
 
     # This instance read the position before that commit: its own commit is refused
     # (IntegrityError on the tracking row and the aggregates), and the re-read skips it.
-    stale_reads = iter([None])
-    real_position = app.position
-    monkeypatch.setattr(app, "position", lambda name: next(stale_reads, real_position(name)))
+    stale_reads = iter([dict[str, int]()])
+    real_positions = app.positions
+    monkeypatch.setattr(app, "positions",
+                        lambda names: next(stale_reads, None) or real_positions(names))
     assert processor(app).process(batch).applied == 0
     assert notification_types(app) == ["Enrolled", "Enrolled"]
 

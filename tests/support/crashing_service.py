@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 
 from dealreg import logs
 from dealreg.bootstrap import definitions
-from dealreg.processing import InboundProcessor, InboundRecord, Processed
+from dealreg.processing import InboundProcessor, InboundRecord, Partition, Processed
 from dealreg.settings import Settings
 from dealreg.stack import run_services
 
@@ -33,18 +33,18 @@ def _die() -> None:
 
 
 def kill_after_store_commit() -> None:
-    """Die right after the first batch is committed to the store, before Kafka hears of it."""
-    original = InboundProcessor.process
+    """Die right after the first poll is committed to the store, before Kafka hears of it."""
+    original = InboundProcessor.process_poll
 
     def process_then_die(
         self: InboundProcessor, records: Sequence[InboundRecord], *args: Any
-    ) -> Processed:
+    ) -> dict[Partition, Processed]:
         processed = original(self, records, *args)
-        if processed.applied:
+        if any(done.applied for done in processed.values()):
             _die()
         return processed
 
-    InboundProcessor.process = process_then_die  # type: ignore[method-assign,assignment]
+    InboundProcessor.process_poll = process_then_die  # type: ignore[method-assign,assignment]
 
 
 def kill_mid_outbox_batch(after_messages: int = 3) -> None:
