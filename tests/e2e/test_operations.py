@@ -212,7 +212,7 @@ def test_a_store_out_of_reach_is_waited_for_with_back_off_and_ctrl_c_ends_in_one
             retries = value(scrape(port), "dealreg_store_retries_total",
                             service="registration", operation="open")
         waits = [line for line in lines.lines if f"waiting for {what}" in line]
-        assert [line.startswith("warning dealreg.waiting: waiting") for line in waits] == [
+        assert [" warning dealreg.waiting: waiting" in line for line in waits] == [
             True] + [False] * (len(waits) - 1)  # says once what it waits for, then reminds
         delays = [float(re.search(r"retry_in_s=([0-9.]+)", line).group(1))  # type: ignore[union-attr]
                   for line in waits]
@@ -370,7 +370,7 @@ def test_a_database_that_answers_late_is_waited_for_then_used(
                            stdin=burst(3)).returncode == 0
 
             def followed() -> bool:
-                shown = dealreg(env, "partners", "show", "partner-a")
+                shown = dealreg(env, "partners", "show", "partner-a", "--json")
                 return shown.returncode == 0 and json.loads(
                     shown.stdout)["registrations_submitted"] == 3
 
