@@ -126,7 +126,8 @@ def parse_event(value: bytes | None, topic: str) -> ParsedEvent:
         document = json.loads(text, parse_constant=_no_constants)
     except json.JSONDecodeError as error:
         raise BadInput(
-            f"value: malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
+            f"value: malformed JSON: {error.msg.removesuffix(' at')} (line {error.lineno}, "
+            f"column {error.colno})"
         ) from None
     except RecursionError:
         raise BadInput("value: malformed JSON: nested too deeply") from None

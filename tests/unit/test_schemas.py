@@ -219,6 +219,7 @@ def _submitted_with(change: Any) -> bytes:
     [
         (b"", "value: the message is empty"),
         (b"{", "value: malformed JSON"),
+        (b'{"id": "x', "value: malformed JSON: Unterminated string starting (line 1, column 8)"),
         (b"\xc3\x28", "value: not UTF-8"),
         (b'"just a string"', "value: a CloudEvent is a JSON object, not str"),
         (b"[" * 100_000 + b"]" * 100_000, "value: malformed JSON"),
