@@ -233,6 +233,10 @@ class ServiceApplication(Application[UUID]):
             position = batch[-1].id
 
     def get_or_none(self, aggregate_id: UUID) -> Any:
+        """The aggregate, through the cache, or None: for the consumer's batches only. The
+        known ids and the cache are not guarded against a second thread (the first lookup
+        of one can overwrite the ids the other just recorded); anything beside a running
+        consumer reads :meth:`stored`."""
         known = self._known_ids()
         if known is not None and aggregate_id not in known:
             return None

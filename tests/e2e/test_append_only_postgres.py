@@ -55,7 +55,7 @@ async def test_the_service_role_appends_and_nothing_else(
     admin, service = service_role
     async with running(REGISTRATION, service) as runtime:  # works end to end as the role
         await produce(service, "partners.v1", [encode(partner_enrolled("p-1"))])
-        await eventually(lambda: app_of(runtime).get_or_none(Partner.create_id("p-1")))
+        await eventually(lambda: app_of(runtime).stored(Partner.create_id("p-1")))
         await produce(service, "registrations.requests.v1",
                       [encode(registration_submitted("r-1", "p-1"))])
         [received] = await read_topic(service, "registrations.v1", at_least=1)

@@ -16,13 +16,13 @@ from typing import Any
 
 from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
 from dealreg.eventstore import ServiceApplication
-from dealreg.services.payouts.domain import AccountFacts, DealInvoices
+from dealreg.services.payouts.domain import DealInvoices
 from dealreg.services.program_policy import PolicyBook
 from dealreg.settings import Settings
 from tests.support import events as ev
 from tests.support.contract import assert_valid_event
 from tests.support.kafka import produce
-from tests.support.running import app_of, eventually, running_all
+from tests.support.running import app_of, eventually, payouts_know, running_all
 from tests.support.watch import TopicWatch, watching
 
 REGS, CONFLICTS, PAYOUTS_TOPIC, DLQ = ("registrations.v1", "conflicts.v1", "payouts.v1",
@@ -46,7 +46,7 @@ class Stack:
         policy_id = document["data"]["policy_id"]
 
         def known(app: ServiceApplication) -> bool:
-            book = app.get_or_none(PolicyBook.create_id())
+            book = app.stored(PolicyBook.create_id())
             return isinstance(book, PolicyBook) and any(
                 p.policy_id == policy_id for p in book.published)
 
@@ -67,14 +67,6 @@ class Stack:
             registration_id, partner_id, domain=domain, submitted_at=submitted_at,
             expected_close_date="2026-12-01"))
         return await self.decided(registration_id)
-
-    async def known_to_payouts(self, registration_id: str,
-                               key: str = "domain:acme.example") -> None:
-        def known() -> bool:
-            facts = self.apps["payouts"].get_or_none(AccountFacts.create_id(key))
-            return isinstance(facts, AccountFacts) and registration_id in facts.protections
-
-        await eventually(known)
 
     async def payouts(self, count: int) -> list[Event]:
         """The first ``count`` payout events, each valid against its schema."""
@@ -183,9 +175,9 @@ async def test_revenue_share_invoice_by_invoice_and_a_refund_after_the_holding_p
             holding_days=14))
         await s.send("partners.v1", ev.partner_enrolled("p-msp", program="msp"))
         await s.submit("r-1", "p-msp", "2026-03-01T00:00:00Z")
-        await s.known_to_payouts("r-1")
+        await payouts_know(s.apps["payouts"], "r-1")
         await s.send("crm.v1", invoice("inv-early", "d-1", "2026-04-10", amount="500.00"))
-        await eventually(lambda: s.apps["payouts"].get_or_none(
+        await eventually(lambda: s.apps["payouts"].stored(
             DealInvoices.create_id("d-1")) is not None)
         await s.send("crm.v1",
                      ev.deal_closed("d-1", closed_at="2026-04-10T00:00:00Z",
@@ -221,7 +213,7 @@ async def test_a_dispute_settlement_moves_the_revenue_share(settings: Settings) 
                      ev.partner_enrolled("p-b", program="msp", tier="platinum"))
         await s.submit("r-a", "p-a", "2026-03-05T00:00:00Z")
         review = await s.submit("r-b", "p-b", "2026-03-01T00:00:00Z")  # earlier, read later
-        await s.known_to_payouts("r-a")
+        await payouts_know(s.apps["payouts"], "r-a")
         await s.send("crm.v1", ev.deal_closed("d-1", closed_at="2026-04-10T00:00:00Z",
                                               registration_id="r-a"),
                      invoice("inv-1", "d-1", "2026-05-01", amount="1000.00"))
@@ -249,7 +241,7 @@ async def test_a_refund_inside_the_holding_period_is_no_clawback(settings: Setti
             holding_days=30))
         await s.send("partners.v1", ev.partner_enrolled("p-1"))
         await s.submit("r-1", "p-1", "2026-03-01T00:00:00Z")
-        await s.known_to_payouts("r-1")
+        await payouts_know(s.apps["payouts"], "r-1")
         await s.send("crm.v1", ev.deal_closed("d-1", closed_at="2026-04-01T00:00:00Z",
                                               registration_id="r-1"),
                      ev.deal_refunded("d-1", "2026-05-01T00:00:00Z"))
@@ -265,7 +257,7 @@ async def test_manual_adjustments_survive_a_retroactive_policy_and_each_rejectio
     async with stack(settings) as s:
         await s.send("partners.v1", ev.partner_enrolled("p-1"), ev.partner_enrolled("p-2"))
         await s.submit("r-1", "p-1", "2026-03-01T00:00:00Z")
-        await s.known_to_payouts("r-1")
+        await payouts_know(s.apps["payouts"], "r-1")
         await s.send("crm.v1", ev.deal_closed("d-1", closed_at="2026-04-01T00:00:00Z",
                                               registration_id="r-1", amount="10000.00"),
                      ev.deal_closed("d-lost", outcome="lost", domain="lost.example"))

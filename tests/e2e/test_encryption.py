@@ -64,7 +64,7 @@ async def test_the_service_works_end_to_end_with_encryption(kafka_settings: Sett
     async with running(REGISTRATION, settings) as runtime:
         await produce(settings, "partners.v1", [encode(partner_enrolled("p-1"))])
         app = app_of(runtime)
-        await eventually(lambda: app.get_or_none(Partner.create_id("p-1")))
+        await eventually(lambda: app.stored(Partner.create_id("p-1")))
         await produce(settings, "registrations.requests.v1",
                       [encode(registration_submitted("r-1", "p-1"))])
         [received] = await read_topic(settings, "registrations.v1", at_least=1)

@@ -17,13 +17,12 @@ from typing import Any
 
 from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
 from dealreg.eventstore import ServiceApplication
-from dealreg.services.payouts.domain import AccountFacts
 from dealreg.settings import Settings
 from tests.support import events as ev
 from tests.support.contract import assert_valid_event
 from tests.support.kafka import produce
 from tests.support.processes import run_dealreg
-from tests.support.running import app_of, eventually, running_all
+from tests.support.running import app_of, payouts_know, running_all
 from tests.support.watch import TopicWatch, watching
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,18 +44,7 @@ class Billing:
         await send(settings, "registrations.requests.v1", ev.registration_submitted(
             registration_id, partner_id, domain=domain, submitted_at=submitted_at))
         await self.watch.one(REGS, registration_id, "registration.approved")
-        await self.known_to_payouts(registration_id, key=f"domain:{domain}")
-
-    async def known_to_payouts(self, registration_id: str,
-                               key: str = "domain:acme.example") -> None:
-        """Wait until the payouts service has read the registration's approval: it reads
-        registrations.v1 and crm.v1 in no particular order, and the scenario needs the
-        deal to arrive second."""
-        def known() -> bool:
-            facts = self.payouts.get_or_none(AccountFacts.create_id(key))
-            return isinstance(facts, AccountFacts) and registration_id in facts.protections
-
-        await eventually(known)
+        await payouts_know(self.payouts, registration_id, key=f"domain:{domain}")
 
 
 @asynccontextmanager

@@ -32,7 +32,7 @@ async def test_submission_is_received_keyed_by_account_key(settings: Settings) -
     async with running(REGISTRATION, settings) as runtime:
         await enroll(settings)
         app = app_of(runtime)
-        await eventually(lambda: app.get_or_none(Partner.create_id("p-1")))
+        await eventually(lambda: app.stored(Partner.create_id("p-1")))
         await produce(settings, "registrations.requests.v1",
                       [encode(registration_submitted("r-1", "p-1"))])
         [record] = await read_topic(settings, "registrations.v1", at_least=1)
@@ -61,7 +61,7 @@ async def test_redelivered_records_are_applied_once(settings: Settings) -> None:
     async with running(REGISTRATION, settings) as runtime:
         await enroll(settings)
         app = app_of(runtime)
-        await eventually(lambda: app.get_or_none(Partner.create_id("p-1")))
+        await eventually(lambda: app.stored(Partner.create_id("p-1")))
         await produce(settings, "registrations.requests.v1", submissions)
         first = await read_topic(settings, "registrations.v1", at_least=5)
         stored = stored_event_count(app)
@@ -96,7 +96,7 @@ async def test_bad_input_goes_to_the_dead_letter_topic_and_the_next_is_processed
     async with running(REGISTRATION, settings) as runtime:
         await enroll(settings)
         app = app_of(runtime)
-        await eventually(lambda: app.get_or_none(Partner.create_id("p-1")))
+        await eventually(lambda: app.stored(Partner.create_id("p-1")))
         await produce(settings, "registrations.requests.v1",
                       [*bad_values, encode(registration_submitted("r-good", "p-1"))])
         dead = await read_topic(settings, "dealreg.dlq.v1", at_least=4)
@@ -124,7 +124,7 @@ async def _crash_then_recover(settings: Settings, crash_point: str, count: int) 
     async with running(REGISTRATION, settings) as runtime:
         await enroll(settings)
         app = app_of(runtime)
-        await eventually(lambda: app.get_or_none(Partner.create_id("p-1")))
+        await eventually(lambda: app.stored(Partner.create_id("p-1")))
     await produce(settings, "registrations.requests.v1", [
         encode(registration_submitted(f"r-{n}", "p-1", domain=f"d{n}.example"))
         for n in range(count)

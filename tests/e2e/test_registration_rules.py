@@ -46,7 +46,7 @@ async def opportunity_read(watch: TopicWatch, opportunity_id: str, domain: str, 
     conflict = watch.apps["conflict"]
 
     def read() -> bool:
-        claims = conflict.get_or_none(AccountClaims.create_id(f"domain:{domain}"))
+        claims = conflict.stored(AccountClaims.create_id(f"domain:{domain}"))
         opportunity = claims.opportunities.get(opportunity_id) if claims else None
         return opportunity is not None and (opportunity.closed_at is not None) == closed
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from dealreg.eventstore import ServiceApplication
 from dealreg.runtime import Clock, ServiceDefinition, ServiceRuntime, wall_clock
+from dealreg.services.payouts.domain import AccountFacts
 from dealreg.settings import Settings
 
 T = TypeVar("T")
@@ -30,6 +31,18 @@ async def running(
 def app_of(runtime: ServiceRuntime) -> ServiceApplication:
     assert runtime.app is not None
     return runtime.app
+
+
+async def payouts_know(payouts: ServiceApplication, registration_id: str,
+                       key: str = "domain:acme.example") -> None:
+    """Wait until the payouts service has read the approval of ``registration_id`` for the
+    account ``key``: it reads registrations.v1 and crm.v1 in no particular order, and a
+    scenario that needs the deal to arrive second waits for this first."""
+    def known() -> bool:
+        facts = payouts.stored(AccountFacts.create_id(key))
+        return isinstance(facts, AccountFacts) and registration_id in facts.protections
+
+    await eventually(known)
 
 
 async def eventually(probe: Callable[[], T | None], *, timeout_s: float = 30.0) -> T:
