@@ -26,8 +26,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.tokens_command == "create":
             token = store.create(args.name, args.role, args.partner, now())
             print(token)
-            whose = f" of partner {args.partner}" if args.partner else ""
-            print(f"token {args.name!r} ({args.role}{whose}) created; it is shown once, "
+            who = f"partner {args.partner}" if args.partner else f"role {args.role}"
+            print(f"token {args.name!r} ({who}) created; it is shown once, "
                   "only its hash is kept: send it as Authorization: Bearer TOKEN",
                   file=sys.stderr)
         elif args.tokens_command == "list":

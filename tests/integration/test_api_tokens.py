@@ -42,11 +42,12 @@ def test_a_token_is_shown_once_and_only_its_hash_is_kept(
     assert created.status == 0
     [token] = created.stdout.splitlines()
     assert len(token) >= 43  # 32 random bytes, URL-safe base64
-    assert created.stderr.startswith("token 'northwind-portal' (partner of partner p-north) "
+    assert created.stderr.startswith("token 'northwind-portal' (partner p-north) "
                                      "created; it is shown once")
     ops = run(capsys, monkeypatch, settings, "create", "--role", "sales_ops", "--name",
               "ops-lead-1")
     assert ops.status == 0
+    assert ops.stderr.startswith("token 'ops-lead-1' (role sales_ops) created")
     rows = stored_rows(settings)
     assert token not in repr(rows)
     assert hashlib.sha256(token.encode()).hexdigest() in [row[3] for row in rows]
