@@ -180,14 +180,14 @@ async def raise_dispute(registration_id: str, body: DisputeRequest, who: Partner
     ``dealreg disputes raise`` does; the conflict service answers with ``dispute.opened``.
     Refused (409) for a registration not denied for a conflict, or already disputed."""
     partner_id = _partner(who)
-    await run_in_threadpool(_own, read, registration_id, partner_id)
+    own = await run_in_threadpool(_own, read, registration_id, partner_id)
     dispute_id = raised_dispute_id(registration_id)
     try:
         await run_in_threadpool(conflict_salesops.raisable, read.conflict, registration_id,
                                 dispute_id)
-    except conflict_salesops.NotFoundError:
-        raise ProblemError(409, f"registration {registration_id!r} is not decided yet: "
-                           "try again once it is rejected") from None
+    except conflict_salesops.NotFoundError:  # not denied by the conflict service
+        raise ProblemError(409, conflict_salesops.not_disputable(
+            registration_id, own["status"])) from None
     except conflict_salesops.RefusedError as refused:
         raise ProblemError(409, str(refused).replace(
             f"(dealreg disputes show {dispute_id})", f"as dispute {dispute_id}")) from None

@@ -32,13 +32,14 @@ from dealreg.actions.salesops import (
     manual_amount,
     raised_dispute_id,
 )
-from dealreg.bootstrap import CONFLICT
+from dealreg.bootstrap import CONFLICT, REGISTRATION
 from dealreg.events.schemas import BadInput
 from dealreg.events.schemas.iso_codes import is_known_currency
 from dealreg.events.schemas.values import DECIMAL_PATTERN
 from dealreg.eventstore import STORE_ERRORS, ServiceApplication
 from dealreg.logs import quiet
 from dealreg.services.conflict import salesops
+from dealreg.services.registration.status import status_of
 from dealreg.settings import Settings
 
 
@@ -154,10 +155,38 @@ def _check(settings: Settings, check: Callable[[ServiceApplication], object]) ->
 
 
 def raise_dispute(args: argparse.Namespace, settings: Settings) -> Outgoing:
-    """Refused unless the registration was denied for a conflict and not disputed yet."""
-    dispute_id = raised_dispute_id(args.registration_id)
-    _check(settings, lambda app: salesops.raisable(app, args.registration_id, dispute_id))
+    """Refused unless the registration was denied for a conflict and not disputed yet; a
+    registration the conflict service did not deny is refused with its status as the
+    registration service's store has it."""
+    registration_id = args.registration_id
+    dispute_id = raised_dispute_id(registration_id)
+
+    def check(app: ServiceApplication) -> None:
+        try:
+            salesops.raisable(app, registration_id, dispute_id)
+        except salesops.NotFoundError:
+            status = _registration_status(settings, registration_id)
+            if status is None:
+                raise
+            raise salesops.RefusedError(salesops.not_disputable(registration_id,
+                                                                status)) from None
+
+    _check(settings, check)
     return dispute_raised(args.registration_id, evidence=args.evidence, at=args.at or now())
+
+
+def _registration_status(settings: Settings, registration_id: str) -> str | None:
+    """The registration's status in the registration service's store, if it has one."""
+    from dealreg.cli.stores import StoreAbsentError, existing_application
+
+    try:
+        app = existing_application(REGISTRATION, settings)
+    except StoreAbsentError:  # none here: the conflict service's word stands
+        return None
+    try:
+        return status_of(app, registration_id)
+    finally:
+        app.close()
 
 
 def adjust(args: argparse.Namespace, settings: Settings) -> Outgoing:

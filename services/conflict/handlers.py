@@ -47,11 +47,14 @@ def note_account_of(unit: UnitOfWork, kind: str, key: str, account_key: str) -> 
         unit.add(AccountOf(kind=kind, key=key, account_key=account_key))
 
 
-def account_of(unit: UnitOfWork, kind: str, key: str, field: str) -> AccountClaims:
+def account_of(unit: UnitOfWork, kind: str, key: str, unknown: str) -> AccountClaims:
+    """The account of a dispute, or of a denied registration (only those are indexed:
+    only a denial can be disputed); bad input saying ``unknown`` once the order grace for
+    it to arrive on another topic is over."""
     index = unit.get(AccountOf, AccountOf.create_id(kind, key))
     if index is None:  # it may still be on its way on another topic
         unit.defer_unless_overdue(f"{kind} {key} is not known (yet)")
-        raise BadInput(f"{field}: unknown {kind} {key!r}")
+        raise BadInput(unknown)
     return account(unit, index.account_key)
 
 
@@ -80,7 +83,6 @@ def claim(unit: UnitOfWork, cmd: RegistrationReceived) -> None:
     claims = account(unit, key)
     if registration_id in claims.claims:
         return  # already decided: a re-published registration.received
-    note_account_of(unit, "registration", registration_id, key)
     dispute = claims.open_dispute()
     decision = decide(
         registration_id=registration_id, partner_id=cmd.partner_id, submitted_at=submitted_at,
@@ -97,6 +99,7 @@ def claim(unit: UnitOfWork, cmd: RegistrationReceived) -> None:
         claims.grant(account_key=key, **newcomer, expires_at=expires_at, rule=decision.rule)
     elif decision.outcome == "denied":
         assert decision.reason is not None
+        note_account_of(unit, "registration", registration_id, key)  # for dispute.raised
         claims.deny(account_key=key, **newcomer, reason=decision.reason,
                     conflicting_registration_id=decision.conflicting_registration_id,
                     rule=decision.rule)
@@ -209,7 +212,9 @@ def close_opportunities(unit: UnitOfWork, cmd: DealClosed) -> None:
 def raise_dispute(unit: UnitOfWork, cmd: DisputeRaised) -> None:
     """A partner denied for a conflict disputes the holder's claim (partner_vs_partner)."""
     dispute_id, registration_id, raised_at = cmd.dispute_id, cmd.registration_id, cmd.raised_at
-    claims = account_of(unit, "registration", registration_id, "data.registration_id")
+    claims = account_of(unit, "registration", registration_id,
+                        f"data.registration_id: no registration {registration_id!r} denied "
+                        "for a conflict (only such a denial can be disputed)")
     if dispute_id in claims.disputes:
         return
     denied = claims.claims[registration_id]
@@ -229,7 +234,8 @@ def resolve_dispute(unit: UnitOfWork, cmd: DisputeResolved) -> None:
     dispute_id, resolved_at = cmd.dispute_id, cmd.resolved_at
     winner_registration_id = (cmd.winner.registration_id
                               if isinstance(cmd.winner, RegistrationWinner) else None)
-    claims = account_of(unit, "dispute", dispute_id, "data.dispute_id")
+    claims = account_of(unit, "dispute", dispute_id,
+                        f"data.dispute_id: unknown dispute {dispute_id!r}")
     dispute = claims.disputes[dispute_id]
     if not dispute.open:
         return
@@ -253,20 +259,15 @@ def resolve_dispute(unit: UnitOfWork, cmd: DisputeResolved) -> None:
         resolved_by=cmd.resolved_by, rationale=cmd.rationale)
 
 
-def _claim_reads(cmd: RegistrationReceived) -> Iterable[UUID]:
-    return (AccountClaims.create_id(cmd.account_key),
-            AccountOf.create_id("registration", cmd.registration_id))
-
-
-def _approval_reads(cmd: RegistrationApproved) -> Iterable[UUID]:
+def _account_reads(cmd: RegistrationReceived | RegistrationApproved) -> Iterable[UUID]:
     return (AccountClaims.create_id(cmd.account_key),)
 
 
 INBOUND = (
     Inbound()
     .on(PolicyPublished, publish_policy)
-    .on(RegistrationReceived, claim, reads=_claim_reads)
-    .on(RegistrationApproved, update_protection, reads=_approval_reads)
+    .on(RegistrationReceived, claim, reads=_account_reads)
+    .on(RegistrationApproved, update_protection, reads=_account_reads)
     .on(RegistrationExtended, update_protection)
     .on(RegistrationWithdrawn, update_protection)
     .on(OpportunityOpened, open_opportunity)

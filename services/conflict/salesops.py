@@ -62,19 +62,28 @@ def resolvable(app: ServiceApplication, dispute_id: str,
     return found
 
 
+def not_disputable(registration_id: str, status: str) -> str:
+    """Why a registration in ``status`` (the registration service's or the conflict
+    service's word for it) cannot be disputed, in words."""
+    if status == "submitted":
+        return (f"registration {registration_id!r} is not decided yet: try again once it "
+                "is rejected")
+    return (f"registration {registration_id!r} is {status.replace('_', ' ')}, not denied for "
+            "a conflict: only a registration that lost the account to another partner's can "
+            "be disputed")
+
+
 def raisable(app: ServiceApplication, registration_id: str, dispute_id: str) -> None:
     """Whether a partner may dispute ``registration_id``'s denial as ``dispute_id`` (§5):
     :class:`NotFoundError` or :class:`RefusedError` when it may not."""
     index = app.get_or_none(AccountOf.create_id("registration", registration_id))
-    if not isinstance(index, AccountOf):
-        raise NotFoundError(f"no registration {registration_id!r}")
+    if not isinstance(index, AccountOf):  # only denied registrations are indexed
+        raise NotFoundError(f"no registration {registration_id!r} denied for a conflict")
     claims = app.get_or_none(AccountClaims.create_id(index.account_key))
     assert isinstance(claims, AccountClaims)
     claim = claims.claims[registration_id]
     if claim.status != "denied" or claim.conflicting_registration_id is None:
-        raise RefusedError(f"registration {registration_id!r} is {claim.status.replace('_', ' ')}"
-                           ", not denied for a conflict: only a registration that lost the "
-                           "account to another partner's can be disputed")
+        raise RefusedError(not_disputable(registration_id, claim.status))
     if dispute_id in claims.disputes:
         raise RefusedError(f"the denial of registration {registration_id!r} is already "
                            f"disputed (dealreg disputes show {dispute_id})")

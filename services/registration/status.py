@@ -25,3 +25,10 @@ def status_after(events: Iterable[Any]) -> Status:
     for event in events:
         status = STATUS.get(type(event)) or status
     return status
+
+
+def status_of(app: Any, registration_id: str) -> Status | None:
+    """The status of ``registration_id`` in the registration service's store ``app`` (a
+    :class:`dealreg.eventstore.ServiceApplication`), or None if it has none of that id."""
+    events = list(app.events.get(R.create_id(registration_id)))
+    return status_after(events) if events else None

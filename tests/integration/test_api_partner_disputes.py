@@ -57,7 +57,7 @@ async def test_a_dispute_is_refused_as_the_command_line_refuses_it(api: Api) -> 
     assert (stranger.status_code, stranger.json()["detail"]) == (404, "no registration 'r-2'")
     holder = await api.post("portal-a", "/api/v1/registrations/r-1/dispute", CASE)
     assert holder.status_code == 409
-    assert holder.json()["detail"].startswith("registration 'r-1' is protected, not denied "
+    assert holder.json()["detail"].startswith("registration 'r-1' is approved, not denied "
                                               "for a conflict")
     silent = await api.post("portal-b", "/api/v1/registrations/r-2/dispute",
                             {"evidence": "  "})

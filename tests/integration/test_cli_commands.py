@@ -95,9 +95,10 @@ def test_a_dispute_is_raised_only_for_a_registration_denied_for_a_conflict(
     evidence = ("--evidence", "we met the buyer first", "--at", "2026-03-03T00:00:00Z")
 
     unknown = refused(program.dealreg("disputes", "raise", "r-9", *evidence))
-    assert unknown.startswith("dealreg: no registration 'r-9' in the conflict service's store")
+    assert unknown.startswith("dealreg: no registration 'r-9' denied for a conflict in the "
+                              "conflict service's store")
     holder = refused(program.dealreg("disputes", "raise", "r-1", *evidence))
-    assert holder == ("dealreg: registration 'r-1' is protected, not denied for a conflict: "
+    assert holder == ("dealreg: registration 'r-1' is approved, not denied for a conflict: "
                       "only a registration that lost the account to another partner's can be "
                       "disputed")
     dispute_id = raised_dispute_id("r-2")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from dealreg.bootstrap import CONFLICT, REGISTRATION
 from dealreg.services.conflict import salesops
-from dealreg.services.conflict.domain import AccountClaims
+from dealreg.services.conflict.domain import AccountClaims, AccountOf
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 from tests.support.history import generated_history
@@ -87,3 +89,30 @@ def test_a_dispute_the_rules_opened_has_no_case_until_it_is_resolved() -> None:
     assert opened
     for dispute in opened:
         assert salesops.case(conflict, dispute["dispute_id"])["evidence"] == []
+
+
+def test_only_a_denied_registration_is_indexed_and_disputing_another_is_bad_input() -> None:
+    """``dispute.raised`` names only a registration, and only a denial can be disputed: the
+    conflict service stores the account of a denied registration, not of a granted one
+    (one stored event fewer per approval), and a dispute of anything else is rejected
+    naming the field."""
+    bus = InMemoryBus([REGISTRATION, CONFLICT])
+    for partner_id in ("p-a", "p-b"):
+        bus.send("partners.v1", ev.partner_enrolled(partner_id))
+    for registration_id, partner_id, day in (("r-1", "p-a", "01"), ("r-2", "p-b", "02")):
+        bus.send("registrations.requests.v1", ev.registration_submitted(
+            registration_id, partner_id, submitted_at=f"2026-03-{day}T00:00:00Z"))
+    conflict = bus.app("conflict")
+    assert conflict.stored(AccountOf.create_id("registration", "r-1")) is None  # granted
+    denied = conflict.stored(AccountOf.create_id("registration", "r-2"))
+    assert isinstance(denied, AccountOf)
+    assert denied.account_key == "domain:acme.example"
+
+    bus.send("salesops.v1", ev.dispute_raised("x-1", "r-1"))
+    bus.send("salesops.v1", ev.dispute_raised("x-2", "r-9"))
+    assert len(bus.rejected) == 2
+    assert "data.registration_id: no registration 'r-1' denied for a conflict" in bus.rejected[0]
+    assert "data.registration_id: no registration 'r-9' denied for a conflict" in bus.rejected[1]
+    assert salesops.list_disputes(conflict) == []
+    with pytest.raises(salesops.NotFoundError, match="no registration 'r-1' denied"):
+        salesops.raisable(conflict, "r-1", "x-1")

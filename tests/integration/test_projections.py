@@ -17,7 +17,7 @@ from tests.support.bus import InMemoryBus
 from tests.support.history import close_deals, generated_history
 from tests.support.processes import run_dealreg
 
-REGISTRATIONS = 600
+REGISTRATIONS = 650
 
 
 def read_models(store: ReadStore) -> dict[str, dict[str, object]]:
