@@ -56,13 +56,19 @@ def test_replay_flags_a_decision_that_the_rules_do_not_reproduce() -> None:
     assert forged["recorded"] == ("denied", "duplicate", None)
 
 
-def test_a_dispute_keeps_the_partners_case_and_who_resolved_it_and_why() -> None:
+def r_2_denied_for_r_1() -> InMemoryBus:
+    """p-b's r-2 on acme.example, denied for p-a's r-1, submitted a day earlier."""
     bus = InMemoryBus([REGISTRATION, CONFLICT])
     for partner_id in ("p-a", "p-b"):
         bus.send("partners.v1", ev.partner_enrolled(partner_id))
     for registration_id, partner_id, day in (("r-1", "p-a", "01"), ("r-2", "p-b", "02")):
         bus.send("registrations.requests.v1", ev.registration_submitted(
             registration_id, partner_id, submitted_at=f"2026-03-{day}T00:00:00Z"))
+    return bus
+
+
+def test_a_dispute_keeps_the_partners_case_and_who_resolved_it_and_why() -> None:
+    bus = r_2_denied_for_r_1()
     bus.send("salesops.v1", ev.dispute_raised("x-1", "r-2", raised_at="2026-03-06T00:00:00Z"))
     conflict = bus.app("conflict")
     assert salesops.case(conflict, "x-1") == {"dispute_id": "x-1", "resolution": None,
@@ -96,12 +102,7 @@ def test_only_a_denied_registration_is_indexed_and_disputing_another_is_bad_inpu
     conflict service stores the account of a denied registration, not of a granted one
     (one stored event fewer per approval), and a dispute of anything else is rejected
     naming the field."""
-    bus = InMemoryBus([REGISTRATION, CONFLICT])
-    for partner_id in ("p-a", "p-b"):
-        bus.send("partners.v1", ev.partner_enrolled(partner_id))
-    for registration_id, partner_id, day in (("r-1", "p-a", "01"), ("r-2", "p-b", "02")):
-        bus.send("registrations.requests.v1", ev.registration_submitted(
-            registration_id, partner_id, submitted_at=f"2026-03-{day}T00:00:00Z"))
+    bus = r_2_denied_for_r_1()
     conflict = bus.app("conflict")
     assert conflict.stored(AccountOf.create_id("registration", "r-1")) is None  # granted
     denied = conflict.stored(AccountOf.create_id("registration", "r-2"))
