@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from dealreg.eventstore import ServiceApplication
 from dealreg.services.registration.domain import DealRegistration as R
 
 Status = Literal["submitted", "under_review", "approved", "rejected", "withdrawn", "expired"]
@@ -27,8 +28,8 @@ def status_after(events: Iterable[Any]) -> Status:
     return status
 
 
-def status_of(app: Any, registration_id: str) -> Status | None:
-    """The status of ``registration_id`` in the registration service's store ``app`` (a
-    :class:`dealreg.eventstore.ServiceApplication`), or None if it has none of that id."""
+def status_of(app: ServiceApplication, registration_id: str) -> Status | None:
+    """The status of ``registration_id`` in the registration service's store ``app``, or
+    None if it has none of that id."""
     events = list(app.events.get(R.create_id(registration_id)))
     return status_after(events) if events else None

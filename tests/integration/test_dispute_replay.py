@@ -9,6 +9,7 @@ import pytest
 from dealreg.bootstrap import CONFLICT, REGISTRATION
 from dealreg.services.conflict import salesops
 from dealreg.services.conflict.domain import AccountClaims, AccountOf
+from dealreg.services.registration.status import status_of
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 from tests.support.history import generated_history
@@ -117,3 +118,6 @@ def test_only_a_denied_registration_is_indexed_and_disputing_another_is_bad_inpu
     assert salesops.list_disputes(conflict) == []
     with pytest.raises(salesops.NotFoundError, match="no registration 'r-1' denied"):
         salesops.raisable(conflict, "r-1", "x-1")
+    registration = bus.app("registration")  # where the command line reads why instead
+    assert status_of(registration, "r-1") == "approved"
+    assert status_of(registration, "r-9") is None
