@@ -16,12 +16,14 @@
   partitions and topics go on meanwhile.
 * Infrastructure failures (the database is down) are retried with back-off until
   they pass or the service stops; the batch is never skipped. Kafka offsets are
-  committed after the store commit, for lag monitoring only.
+  committed after the store commit, for lag tools outside dealreg only: at most once per
+  ``KAFKA_COMMIT_INTERVAL_S``, off the path of the next poll, and when the consumer stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -47,6 +49,9 @@ BatchMessage = Annotated[StreamMessage[RawBatch], Context("message")]
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 #: How soon a deferred record is read again.
 DEFERRED_RETRY_S = 0.1
+#: How often the Kafka offsets of applied records are committed (lag tools only: dealreg
+#: resumes from the positions in its store), instead of one request to the broker per poll.
+KAFKA_COMMIT_INTERVAL_S = 1.0
 
 
 async def _parse_batch(records: RawBatch) -> StreamMessage[RawBatch]:
@@ -88,6 +93,8 @@ class EffectivelyOnceConsumer:
         self.stopping = asyncio.Event()
         self.grace_s = settings.order_grace_ms / 1000
         self._deferred_since: dict[tuple[str, int, int], float] = {}
+        self._uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._committer: asyncio.Task[None] | None = None
         self.subscriber: BatchSubscriber = broker.subscriber(
             *topics,
             group_id=settings.consumer_group(service),
@@ -127,7 +134,31 @@ class EffectivelyOnceConsumer:
             for key in [k for k in self._deferred_since
                         if k[:2] == (topic, partition) and k[2] < next_offset]:
                 del self._deferred_since[key]
-        await self._commit_offsets(commits)
+        self._uncommitted.update(commits)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_later())
+
+    async def _commit_later(self) -> None:
+        await asyncio.sleep(KAFKA_COMMIT_INTERVAL_S)
+        await self.commit_offsets()
+
+    async def commit_offsets(self) -> None:
+        """Commit to Kafka the offsets applied since the last commit."""
+        commits, self._uncommitted = self._uncommitted, {}
+        try:
+            await self._commit_offsets(commits)
+        except asyncio.CancelledError:
+            self._uncommitted = commits | self._uncommitted  # newer offsets win
+            raise
+
+    async def stop(self) -> None:
+        """Stop consuming, committing the offsets applied so far first."""
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+        await self.commit_offsets()
+        await self.subscriber.stop()
 
     def _overdue(self, record: InboundRecord) -> bool:
         """Whether the grace period of a deferred record is over (order across topics)."""

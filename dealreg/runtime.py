@@ -323,7 +323,7 @@ class ServiceRuntime:
         """Stop consuming, publish everything stored, close the store."""
         self._stopping.set()
         if self._consumer is not None:
-            await self._consumer.subscriber.stop()
+            await self._consumer.stop()
         for task in self._background:
             with contextlib.suppress(Exception):
                 await task
