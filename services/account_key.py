@@ -83,6 +83,13 @@ _SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
 _END_OF_AUTHORITY = re.compile(r"[/?#]")
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf"})
 _MAX_NORMALISATION_ROUNDS = 8
+#: What an IP address can be made of (IPv4, IPv6, a zone after %): only such text is parsed.
+_MAYBE_IP = re.compile(r"[0-9a-f.:]+(?:%.*)?", re.IGNORECASE | re.DOTALL)
+#: A host of ASCII letters, digits and hyphens that IDNA leaves as it is (lower-cased): no
+#: label empty, longer than 63, starting or ending with a hyphen, or with "--" at 3 and 4
+#: (punycode and reserved labels, which IDNA checks).
+_PLAIN_LABEL = re.compile(r"(?!..--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_MAX_HOST_LENGTH = 253
 
 
 def account_key(*, company_name: str, country: str, domain: str | None = None) -> str:
@@ -113,8 +120,10 @@ def normalised_host(domain: str) -> str:
     if text.startswith("[") or _is_ip_address(text):
         raise ValueError(f"domain: {domain!r} is an IP address, not a domain name")
     text = text.partition(":")[0]
+    plain = text.isascii()
     try:
-        text = idna.uts46_remap(text, std3_rules=False, transitional=False)
+        text = text.lower() if plain else idna.uts46_remap(text, std3_rules=False,
+                                                           transitional=False)
     except idna.IDNAError as error:
         raise ValueError(f"domain: {domain!r} is not a valid domain name ({error})") from None
     text = text.removeprefix("www.").rstrip(".")
@@ -122,6 +131,8 @@ def normalised_host(domain: str) -> str:
         return ""
     if _is_ip_address(text):
         raise ValueError(f"domain: {domain!r} is an IP address, not a domain name")
+    if plain and _is_plain_host(text):
+        return text  # what IDNA would return, without its cost (most hosts)
     try:
         return idna.encode(text, uts46=True).decode("ascii")
     except idna.IDNAError as error:
@@ -156,7 +167,14 @@ def _is_removed(category: str) -> bool:
     return category.startswith("P") or category in _INVISIBLE_CATEGORIES
 
 
+def _is_plain_host(text: str) -> bool:
+    return len(text) <= _MAX_HOST_LENGTH and all(
+        _PLAIN_LABEL.fullmatch(label) for label in text.split("."))
+
+
 def _is_ip_address(text: str) -> bool:
+    if not _MAYBE_IP.fullmatch(text):
+        return False
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -9,6 +9,7 @@ part merges cell by cell; a ``registration_capacity`` cell given as null sets "n
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -208,6 +209,9 @@ def in_force(policies: list[Policy], at: datetime) -> Policy:
     return current
 
 
+_POLICY_BOOK_ID = business_id("policy-book", "program.v1")
+
+
 class PolicyBook(Aggregate):
     """Every policy published on ``program.v1``, as one service has read them."""
 
@@ -223,7 +227,7 @@ class PolicyBook(Aggregate):
 
     @staticmethod
     def create_id() -> UUID:
-        return business_id("policy-book", "program.v1")
+        return _POLICY_BOOK_ID
 
     @event(Opened)
     def __init__(self) -> None:
@@ -267,8 +271,13 @@ def stored_policies(app: ServiceApplication) -> list[Policy]:
 
 def policy_book(unit: UnitOfWork) -> PolicyBook:
     """The service's policy book to read: before any policy is published, an empty one
-    (only the default policy) that is not stored."""
-    return unit.get(PolicyBook, PolicyBook.create_id()) or PolicyBook()
+    (only the default policy) that is not stored, made once (every submission reads it)."""
+    return unit.get(PolicyBook, PolicyBook.create_id()) or _empty_book()
+
+
+@functools.cache
+def _empty_book() -> PolicyBook:
+    return PolicyBook()
 
 
 def _body(data: PolicyPublished) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import re
+
+import idna
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dealreg.services.account_key import (
@@ -343,3 +346,39 @@ def test_decorations_of_a_host_give_the_same_key(
     expected = f"domain:{host}"
     assert by_domain(decorated) == expected
     assert by_domain(expected.removeprefix("domain:")) == expected  # a key's host is stable
+
+
+def _host_by_idna_alone(domain: str) -> str:
+    """normalised_host as written before its ASCII shortcut: IDNA for every host."""
+    text = re.sub(r"^(?:[a-z][a-z0-9+.-]*:)?//", "", domain.strip(), count=1,
+                  flags=re.IGNORECASE)
+    text = re.split(r"[/?#]", text, maxsplit=1)[0].rpartition("@")[2]
+    text = text.partition(":")[0]
+    text = idna.uts46_remap(text, std3_rules=False, transitional=False)
+    text = text.removeprefix("www.").rstrip(".")
+    return idna.encode(text, uts46=True).decode("ascii") if text else ""
+
+
+_ASCII_HOSTS = st.text(alphabet="abcXYZ019-._", min_size=1, max_size=80) | st.builds(
+    lambda labels: ".".join(labels),
+    st.lists(st.sampled_from(["xn--bcher-kva", "xn--a", "ab--c", "-a", "a-", "A" * 63,
+                              "a" * 64, "www", "Example", "co", "uk", "0", "9z"]),
+             min_size=1, max_size=5))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ASCII_HOSTS)
+def test_ascii_hosts_normalise_as_idna_does(domain: str) -> None:
+    try:
+        expected: str | None = _host_by_idna_alone(domain)
+    except idna.IDNAError:
+        expected = None
+    try:
+        actual: str | None = normalised_host(domain)
+    except ValueError as error:
+        refusal, actual = str(error), None
+        assert refusal.startswith("domain: ")
+    if actual is not None or expected is None:
+        assert actual == expected
+    else:  # refused as an IP address, which IDNA alone would not see
+        assert re.fullmatch(r"[0-9.]+", domain.removeprefix("www.").rstrip("."))
