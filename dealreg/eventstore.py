@@ -204,7 +204,18 @@ class ServiceApplication(Application[UUID]):
             raise
         if self._known is not None:
             self._known.update(processing_event.aggregates)
+            self._skip_own(recordings)
         return recordings
+
+    def _skip_own(self, recordings: Sequence[Recording[UUID]]) -> None:
+        """Move the refresh past what this process just stored, when it directly follows
+        what was refreshed: the cache and the known ids hold it already, so the next
+        refresh need not read it back. Anything else stored meanwhile leaves a gap (or
+        stands in the range), and the next refresh reads the whole range as before."""
+        positions = [recording.notification.id for recording in recordings]
+        first, last = min(positions), max(positions)
+        if first == self._refreshed + 1 and last - first + 1 == len(positions):
+            self._refreshed = last
 
     def position(self, tracking_name: str) -> int | None:
         """The stored position for ``tracking_name`` (the next offset to read), if any."""

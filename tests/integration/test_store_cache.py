@@ -4,6 +4,7 @@ before it started (after ``refresh``), and a write from a stale aggregate is ref
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -108,3 +109,50 @@ def test_a_batch_is_stored_in_order_and_each_event_learns_its_position(
         for r in recordings]
     assert len(stored) == 50 + 17
     app.close()
+
+
+def test_a_refresh_does_not_read_back_what_the_process_just_stored(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its own events are in its cache already; anything another process stored meanwhile
+    is still read, whether it came before or after them."""
+    first = REGISTRATION.build_application(settings)
+    second = REGISTRATION.build_application(settings)
+    ids = [Partner.create_id(f"p-{n}") for n in range(4)]
+    assert first.get_or_none(ids[0]) is None  # ids read: refreshes from here on
+    read: list[tuple[int, int]] = []
+    real_changes = first.recorder.select_changes
+
+    def counted(after: int, until: int, limit: int) -> Any:
+        read.append((after, until))
+        return real_changes(after, until, limit)
+
+    def partner(n: int) -> Partner:
+        return Partner(partner_id=f"p-{n}", name="P", program="referral", tier="gold",
+                       enrolled_at=ENROLLED)
+
+    def head() -> int:
+        return first.recorder.max_notification_id() or 0
+
+    monkeypatch.setattr(first.recorder, "select_changes", counted)
+    first.record([partner(0)], Tracking("a", 1))
+    first.refresh()
+    assert read == []  # nothing but its own write since the last refresh
+
+    refreshed = head()
+    second.record([partner(1)], Tracking("b", 1))  # another process, then this one again
+    changed = first.get_or_none(ids[0])
+    changed.change_tier(tier="platinum", effective_at=LATER)
+    first.record([changed], Tracking("a", 2))
+    first.refresh()
+    assert read == [(refreshed, head())]  # a gap before its write: the range is read
+    assert first.get_or_none(ids[1]) is not None
+
+    first.record([partner(2)], Tracking("a", 3))  # its own, then another process's
+    refreshed = head()
+    second.record([partner(3)], Tracking("b", 2))
+    first.refresh()
+    assert read[1:] == [(refreshed, head())]
+    assert first.get_or_none(ids[3]) is not None
+    assert first.get_or_none(ids[0]).tiers[-1][1] == "platinum"
+    first.close()
+    second.close()
