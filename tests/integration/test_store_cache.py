@@ -10,6 +10,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from dealreg.bootstrap import REGISTRATION
+from dealreg.recorders import ChainedRecorder
 from dealreg.services.partners import Partner
 from dealreg.settings import Settings
 
@@ -120,6 +121,7 @@ def test_a_refresh_does_not_read_back_what_the_process_just_stored(
     ids = [Partner.create_id(f"p-{n}") for n in range(4)]
     assert first.get_or_none(ids[0]) is None  # ids read: refreshes from here on
     read: list[tuple[int, int]] = []
+    assert isinstance(first.recorder, ChainedRecorder)
     real_changes = first.recorder.select_changes
 
     def counted(after: int, until: int, limit: int) -> Any:
