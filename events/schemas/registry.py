@@ -159,6 +159,11 @@ def spec_for(topic: str, type_: str) -> EventSpec | None:
     return _BY_TOPIC_AND_TYPE.get((topic, type_))
 
 
+def specs_on(topic: str) -> tuple[EventSpec, ...]:
+    """Every event that may appear on ``topic``."""
+    return tuple(spec for (on, _), spec in _BY_TOPIC_AND_TYPE.items() if on == topic)
+
+
 def output_spec(name: str) -> EventSpec:
     return _OUTPUTS[name]
 

@@ -24,6 +24,7 @@ from dealreg.events.schemas import (
     parse_event,
 )
 from dealreg.events.schemas import outputs as out
+from dealreg.events.schemas.envelope import _read_carefully, _valid_event
 from dealreg.events.schemas.generate import (
     SCHEMA_DIR,
     asyncapi_document,
@@ -479,3 +480,29 @@ def test_a_null_capacity_means_no_limit_and_parses() -> None:
     assert isinstance(data, PolicyPublished)
     assert data.registration_capacity == {"referral": {"gold": None, "silver": 0}}
     assert (data.holding_days, data.revenue_share_months) == (0, 0)
+
+
+@pytest.mark.parametrize("spec", [s for s in EVENTS if s.direction == "input"],
+                         ids=lambda s: s.name)
+def test_a_valid_input_is_read_in_one_pass_as_the_careful_reading_reads_it(
+        spec: EventSpec) -> None:
+    text = ev.encode(INPUT_EXAMPLES[spec.name]).decode()
+    single = _valid_event(text, spec.topic)
+    assert single is not None
+    assert single == _read_carefully(text, spec.topic)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_json_constant_anywhere_is_left_to_the_careful_reading(constant: str) -> None:
+    # an ignored field: the models alone would accept it, JSON does not
+    text = ev.encode(ev.registration_submitted("r-1", "p-1")).decode().replace(
+        '"data":', f'"crm_score": {constant}, "data":', 1)
+    assert _valid_event(text, "registrations.requests.v1") is None
+    with pytest.raises(BadInput, match=f"malformed JSON: {constant} is not a JSON value"):
+        parse_event(text.encode(), "registrations.requests.v1")
+
+
+def test_an_event_of_another_topic_is_left_to_the_careful_reading() -> None:
+    text = ev.encode(ev.deal_closed("d-1", registration_id="r-1")).decode()
+    assert _valid_event(text, "registrations.requests.v1") is None
+    assert _valid_event(text, "not.a.contract.topic") is None
