@@ -14,6 +14,9 @@
   and it is read again until the fact arrives or ``DEALREG_ORDER_GRACE_MS`` has passed
   since it was first deferred; then the handler decides with what it knows. Other
   partitions and topics go on meanwhile.
+* A poll returns as soon as records are there, and waits at most
+  ``DEALREG_BATCH_TIMEOUT_MS`` when none are (FastStream's own batch poll then sleeps as
+  long again, during which arriving records wait: dealreg polls without that pause).
 * Infrastructure failures (the database is down) are retried with back-off until
   they pass or the service stops; the batch is never skipped. Kafka offsets are
   committed after the store commit, for lag tools outside dealreg only: at most once per
@@ -28,9 +31,10 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from itertools import chain
 from typing import Annotated
 
-from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
@@ -95,6 +99,8 @@ class EffectivelyOnceConsumer:
         self._deferred_since: dict[tuple[str, int, int], float] = {}
         self._uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
         self._committer: asyncio.Task[None] | None = None
+        self._poll_timeout_ms = settings.batch_timeout_ms
+        self._max_records = settings.batch_max_records
         self.subscriber: BatchSubscriber = broker.subscriber(
             *topics,
             group_id=settings.consumer_group(service),
@@ -110,7 +116,16 @@ class EffectivelyOnceConsumer:
             parser=_parse_batch,
             decoder=_keep_raw,
         )
+        self.subscriber.get_msg = self._poll  # type: ignore[method-assign]
         self.subscriber(self._handle)
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> RawBatch:
+        """The records fetched so far, at most a batch: at once when there are some,
+        otherwise as soon as some arrive or after ``DEALREG_BATCH_TIMEOUT_MS`` (then
+        none, and FastStream's loop polls again)."""
+        fetched = await consumer.getmany(timeout_ms=self._poll_timeout_ms,
+                                         max_records=self._max_records)
+        return tuple(chain.from_iterable(fetched.values()))
 
     async def _handle(self, message: BatchMessage) -> None:
         records = [_inbound(record) for record in message.raw_message]

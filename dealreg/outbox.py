@@ -8,7 +8,9 @@ recording re-publishes the same events with the same deterministic ids, which
 consumers recognise; nothing is ever lost.
 
 The relay wakes as soon as the service's consumer commits (no polling delay on the hot
-path); a slow poll also picks up events written by other processes (``expire-due``).
+path) and publishes what the consumer handed it; a slow poll (``DEALREG_OUTBOX_POLL_MS``)
+also picks up events written by other processes (``expire-due``, another instance), and
+the expiry scheduler wakes it to read what it stored.
 
 The consumer hands the relay the events it has just stored, as recorded (with their
 positions in the notification log): those are published without reading and decoding
@@ -92,10 +94,18 @@ class OutboxRelay:
         #: events read back from the log rather than handed over (for tests and operators)
         self.read_back = 0
         self._handed: deque[Stored] = deque()  # appended by the consumer's thread
+        self._read_requested = False
         self._position: int | None = None  # as stored, once read
 
     def wake(self) -> None:
-        """Called after new events were stored: publish them now."""
+        """Called after the consumer's poll, which handed its events over: publish them now
+        (without reading the store, unless something was stored in between)."""
+        self._wake.set()
+
+    def wake_to_read(self) -> None:
+        """Called after events were stored without being handed over (the expiry
+        scheduler): publish them now, reading them from the store."""
+        self._read_requested = True
         self._wake.set()
 
     def hand(self, recordings: Sequence[Recording[Any]]) -> None:
@@ -103,40 +113,56 @@ class OutboxRelay:
         publishes them as they are, without reading them back."""
         if len(self._handed) < HANDED_BATCHES * self.settings.outbox_batch_size:
             self._handed.extend((r.notification.id, r.domain_event) for r in recordings)
+        else:
+            self._read_requested = True  # no room: these are read back
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Publish until ``stopping`` is set, then publish what is left and return."""
         poll_s = self.settings.outbox_poll_ms / 1000
+        read_store = True  # at start: whatever earlier runs left unpublished
         while not stopping.is_set():
             self._wake.clear()
+            read_store, self._read_requested = read_store or self._read_requested, False
             try:
-                await self.publish_pending()
+                await self.publish_pending(read_store=read_store)
             except IntegrityError:
                 log.info("another instance published these events first; going on",
                          extra={"service": self.service})
+                read_store = True
                 continue
             except Exception:
                 log.exception("outbox relay failed; retrying", extra={"service": self.service})
                 metrics.store_retried(self.service, "publish")
+                read_store = True
                 await asyncio.sleep(1.0)
                 continue
             waiters = [asyncio.ensure_future(self._wake.wait()),
                        asyncio.ensure_future(stopping.wait())]
-            _, pending = await asyncio.wait(
+            done, pending = await asyncio.wait(
                 waiters, timeout=poll_s, return_when=asyncio.FIRST_COMPLETED
             )
+            read_store = not done  # the poll's time is up: look for others' events too
             for waiter in pending:
                 waiter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
         await self.publish_pending()
 
-    async def publish_pending(self) -> int:
-        """Publish every stored event not yet published; returns how many Kafka messages."""
+    async def publish_pending(self, *, read_store: bool = True) -> int:
+        """Publish every stored event not yet published; returns how many Kafka messages.
+
+        With ``read_store`` false, only the events handed over are published, and the
+        store is read only when they do not follow what was published (events stored by
+        another process in between): no query when the consumer's events are all there is.
+        """
         sent = 0
         while True:
             try:
-                batch = await asyncio.to_thread(self.next_batch)
+                batch = self._handed_batch()
+                if batch is None:
+                    if not read_store and not self._handed:
+                        return sent
+                    batch = await asyncio.to_thread(self.next_batch)  # reads the store
                 if not batch:
                     return sent
                 started = time.monotonic()
@@ -170,18 +196,39 @@ class OutboxRelay:
         first handed one."""
         if self._position is None:
             self._position = self.app.position(self.tracking_name) or 0
-        position, handed, limit = self._position, self._handed, self.settings.outbox_batch_size
-        while handed and handed[0][0] <= position:
-            handed.popleft()  # published already (read back before it was handed)
+        position, handed = self._position, self._handed
+        self._drop_published()
         if not handed or handed[0][0] > position + 1:
             notifications = self.app.recorder.select_notifications(
-                start=position, limit=limit, stop=handed[0][0] - 1 if handed else None,
-                inclusive_of_start=False)
+                start=position, limit=self.settings.outbox_batch_size,
+                stop=handed[0][0] - 1 if handed else None, inclusive_of_start=False)
             if notifications or not handed:
                 self.read_back += len(notifications)
                 return [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
             # Nothing stored before the first handed event: a gap in the log's sequence (a
             # transaction rolled back), never filled later, since writers are serialised.
+        return self._take_handed()
+
+    def _handed_batch(self) -> list[Stored] | None:
+        """The handed events that directly follow the position, without reading the store
+        (so on the event loop, not in a thread); None when the store must be read: the
+        position not known yet, nothing handed, or something stored in between."""
+        if self._position is None:
+            return None
+        self._drop_published()
+        if not self._handed or self._handed[0][0] != self._position + 1:
+            return None
+        return self._take_handed()
+
+    def _drop_published(self) -> None:
+        """Forget handed events at or before the position (published after a read-back)."""
+        handed, position = self._handed, self._position or 0
+        while handed and handed[0][0] <= position:
+            handed.popleft()
+
+    def _take_handed(self) -> list[Stored]:
+        """The first handed event and those that directly follow it, up to a batch."""
+        handed, limit = self._handed, self.settings.outbox_batch_size
         batch = [handed.popleft()]
         while handed and len(batch) < limit and handed[0][0] == batch[-1][0] + 1:
             batch.append(handed.popleft())

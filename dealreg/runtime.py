@@ -260,7 +260,7 @@ class ServiceRuntime:
         await self._broker.start()
         self._relay_task = asyncio.create_task(self.relay.run(self._stopping))
         self._background = [
-            asyncio.create_task(task(self.app, self._stopping, self.relay.wake, self.clock,
+            asyncio.create_task(task(self.app, self._stopping, self.relay.wake_to_read, self.clock,
                                      settings))
             for task in self.definition.background
         ]

@@ -33,7 +33,7 @@ class Settings:
     replication_factor: int = 1
     consumer_group_prefix: str = "dealreg-"
     batch_max_records: int = 500
-    batch_timeout_ms: int = 20
+    batch_timeout_ms: int = 200
     session_timeout_ms: int = 10_000
     outbox_batch_size: int = 500
     outbox_poll_ms: int = 1_000

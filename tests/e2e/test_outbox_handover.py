@@ -4,6 +4,7 @@ with nothing lost (real broker; SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,6 +101,48 @@ async def test_what_a_poll_stored_is_published_as_handed_over_not_read_back(
     expected = messages_read_back(service)
     assert sorted(await published(service, 5)) == sorted(expected)  # the same bytes
     assert service.outbox_position() == service.app.recorder.max_notification_id()
+
+
+async def test_handed_events_after_the_position_are_published_without_reading_the_store(
+    service: Service, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = service.settings
+    service.apply(record(settings, "partners.v1", 0, 0, partner_enrolled("p-1")),
+                  *submissions(settings, 0, 0, 2))
+    assert await service.relay.publish_pending() == 2  # reads the outbox position once
+
+    def read_store() -> None:
+        raise AssertionError("the store was read for events handed over")
+
+    monkeypatch.setattr(service.relay, "next_batch", read_store)
+    service.apply(*submissions(settings, 0, 2, 3))
+    assert await service.relay.publish_pending(read_store=False) == 3
+    assert await service.relay.publish_pending(read_store=False) == 0  # nothing handed
+    assert sorted(await published(service, 5)) == sorted(messages_read_back(service))
+    assert service.outbox_position() == service.app.recorder.max_notification_id()
+
+
+async def test_a_running_relay_publishes_what_it_is_woken_to_read_at_once(
+    service: Service,
+) -> None:
+    """Events stored without being handed over (the expiry scheduler's) are published when
+    the relay is woken for them, not at its next poll of the store (a minute here)."""
+    settings = service.settings.with_overrides(outbox_poll_ms=60_000)
+    relay = outbox_relay(REGISTRATION, service.app, service.relay.broker, settings,
+                         service.cluster_id)
+    stopping = asyncio.Event()
+    running = asyncio.create_task(relay.run(stopping))
+    try:
+        await asyncio.sleep(0.2)  # its first round: nothing stored yet
+        InboundProcessor(service.app, REGISTRATION.inbound, settings.logical_topic,
+                         input_tracking_prefix(service.cluster_id)).process_poll(
+            [record(settings, "partners.v1", 0, 0, partner_enrolled("p-1")),
+             *submissions(settings, 0, 0, 2)])  # stored, not handed over
+        relay.wake_to_read()
+        assert len(await published(service, 2)) == 2
+    finally:
+        stopping.set()
+        await running
 
 
 async def test_events_stored_by_another_process_are_read_back_between_handed_ones(
