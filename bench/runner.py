@@ -427,6 +427,7 @@ class StackBench:
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap, acks=1,
                                     linger_ms=0)
         await producer.start()
+        profiler = self._profiler(key)
         sent: dict[str, float] = {}
         futures = []
         base = len(watcher.observed.decisions)
@@ -454,6 +455,7 @@ class StackBench:
         ids = list(sent)
         await self._wait(lambda seen: len(seen.decisions) >= base + len(ids),
                          "every latency registration decided")
+        self._stop_profiler(key, profiler)
         cpu = stack.memory.cpu_seconds() - cpu_before
         seen = watcher.observed
         latencies = [1000 * (seen.approved_wall[rid] - sent[rid]) for rid in ids
