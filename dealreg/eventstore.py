@@ -189,7 +189,15 @@ class ServiceApplication(Application[UUID]):
         first, *others = trackings  # several need dealreg's recorders (ChainedRecorder)
         aggregates = list(aggregates)
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=first)
-        processing_event.collect_events(*aggregates, **({"trackings": others} if others else {}))
+        if others:
+            processing_event.saved_kwargs["trackings"] = others
+        # What ProcessingEvent.collect_events does, for the changed aggregates only and
+        # without its isinstance checks against runtime-checkable protocols (each walks the
+        # protocol's attributes: a tenth of a batch's CPU when most aggregates were only read).
+        for aggregate in aggregates:
+            if aggregate.pending_events:
+                processing_event.events.extend(aggregate.collect_events())
+                processing_event.aggregates[aggregate.id] = aggregate
         if not processing_event.events:
             if others:
                 assert isinstance(self.recorder, ChainedRecorder)
