@@ -7,14 +7,18 @@ the id it had the first time and downstream consumers recognise it (docs/contrac
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 #: The namespace of every dealreg uuid5.
 DEALREG_NAMESPACE = UUID("6f1c3a52-8e0b-5d0e-9a53-d3a1f0c0de9a")
 
 
+@lru_cache(maxsize=4096)
 def business_id(kind: str, key: str) -> UUID:
-    """The id of the ``kind`` aggregate for business key ``key`` (e.g. a registration id)."""
+    """The id of the ``kind`` aggregate for business key ``key`` (e.g. a registration id).
+    The last ones are kept: a batch asks for the same ids several times (its read-ahead, its
+    handlers, each partner's at every payout computed), and a uuid5 costs a SHA-1."""
     return uuid5(DEALREG_NAMESPACE, f"{kind}:{key}")
 
 
