@@ -8,6 +8,7 @@ deals it concerns are reconciled (:mod:`dealreg.services.payouts.reconciliation`
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -64,10 +65,16 @@ log = logging.getLogger(__name__)
 def deal_account_key(cmd: DealClosed) -> str:
     """The account key of a closed deal, or bad input naming the field."""
     try:
-        return account_key(company_name=cmd.account.company_name, country=cmd.account.country,
-                           domain=cmd.account.domain)
+        return _account_key(cmd.account.company_name, cmd.account.country, cmd.account.domain)
     except ValueError as error:
         raise BadInput(f"data.account.{error}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _account_key(company_name: str, country: str, domain: str | None) -> str:
+    """Kept for the deals of a batch: each is asked for twice, by the read-ahead
+    (:func:`_deal_reads`) and by :func:`close_deal`."""
+    return account_key(company_name=company_name, country=country, domain=domain)
 
 
 def close_deal(unit: UnitOfWork, cmd: DealClosed) -> None:
@@ -269,6 +276,11 @@ def _deal_reads(cmd: DealClosed) -> Iterable[UUID]:
             AccountFacts.create_id(deal_account_key(cmd)))
 
 
+def _invoice_reads(cmd: SubscriptionInvoiced) -> Iterable[UUID]:
+    return (InvoiceReceipt.create_id(cmd.invoice_id), DealInvoices.create_id(cmd.deal_id),
+            DealPayouts.create_id(cmd.deal_id))
+
+
 def _approval_reads(cmd: RegistrationApproved) -> Iterable[UUID]:
     return (AccountFacts.create_id(cmd.account_key),)
 
@@ -280,7 +292,7 @@ INBOUND = (
     .on(PolicyPublished, publish_program_policy)
     .on(DealClosed, close_deal, reads=_deal_reads)
     .on(DealRefunded, refund_deal)
-    .on(SubscriptionInvoiced, invoice_deal)
+    .on(SubscriptionInvoiced, invoice_deal, reads=_invoice_reads)
     .on(PayoutAdjustmentRequested, adjust_by_hand)
     .on(RegistrationApproved, protect, reads=_approval_reads)
     .on(RegistrationExtended, extend_protection)
