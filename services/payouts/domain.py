@@ -213,7 +213,25 @@ class DealInvoices(Aggregate):
     which may come before the deal itself."""
 
     class Opened(Aggregate.Created):
+        """Stored alone, before the first ``Invoiced``, by earlier versions: histories
+        holding it still load. A deal's first invoice is now ``OpenedAndInvoiced``."""
+
         deal_id: str
+
+    class OpenedAndInvoiced(Opened):
+        """The first invoice read for a deal, stored as one event with the aggregate."""
+
+        invoice_id: str
+        period_start: date
+        period_end: date
+        recurring_revenue: Decimal
+        currency: str
+        invoiced_at: datetime
+
+        def apply(self, aggregate: DealInvoices) -> None:
+            aggregate.invoices[self.invoice_id] = Invoice(
+                self.invoice_id, self.deal_id, self.period_start, self.period_end,
+                self.recurring_revenue, self.currency, self.invoiced_at)
 
     class Invoiced(Aggregate.Event):
         deal_id: str  # also here: a retroactive fact finds the deals by their invoices
@@ -232,6 +250,17 @@ class DealInvoices(Aggregate):
     def __init__(self, *, deal_id: str) -> None:
         self.deal_id = deal_id
         self.invoices: dict[str, Invoice] = {}
+
+    @classmethod
+    def first(cls, *, deal_id: str, invoice_id: str, period_start: date, period_end: date,
+              recurring_revenue: Decimal, currency: str, invoiced_at: datetime
+              ) -> DealInvoices:
+        """A deal's invoices from its first one: one stored event, where each later invoice
+        is one more (``Invoiced``)."""
+        return cls._create(cls.OpenedAndInvoiced, deal_id=deal_id, invoice_id=invoice_id,
+                           period_start=period_start, period_end=period_end,
+                           recurring_revenue=recurring_revenue, currency=currency,
+                           invoiced_at=invoiced_at)
 
     @event(Invoiced)
     def invoice(self, *, deal_id: str, invoice_id: str, period_start: date, period_end: date,

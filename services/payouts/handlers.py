@@ -111,17 +111,20 @@ def invoice_deal(unit: UnitOfWork, cmd: SubscriptionInvoiced) -> None:
     if receipt is not None and receipt.deal_id != cmd.deal_id:
         raise BadInput(f"data.deal_id: invoice {cmd.invoice_id!r} was already received for "
                        f"deal {receipt.deal_id!r}")
-    invoices = unit.get_or_add(DealInvoices, DealInvoices.create_id(cmd.deal_id),
-                               lambda: DealInvoices(deal_id=cmd.deal_id))
+    invoices = unit.get(DealInvoices, DealInvoices.create_id(cmd.deal_id))
     facts: dict[str, Any] = {
         "period_start": cmd.period_start, "period_end": cmd.period_end,
         "recurring_revenue": cmd.recurring_revenue.amount,
         "currency": cmd.recurring_revenue.currency, "invoiced_at": cmd.invoiced_at}
-    if (known := invoices.invoices.get(cmd.invoice_id)) is not None:
+    if invoices is not None and (known := invoices.invoices.get(cmd.invoice_id)) is not None:
         check_repeat("invoice", cmd.invoice_id, known, facts)
         return
     unit.add(InvoiceReceipt(invoice_id=cmd.invoice_id, deal_id=cmd.deal_id))
-    invoices.invoice(deal_id=cmd.deal_id, invoice_id=cmd.invoice_id, **facts)
+    if invoices is None:
+        invoices = DealInvoices.first(deal_id=cmd.deal_id, invoice_id=cmd.invoice_id, **facts)
+        unit.add(invoices)
+    else:
+        invoices.invoice(deal_id=cmd.deal_id, invoice_id=cmd.invoice_id, **facts)
     payouts = unit.get(DealPayouts, DealPayouts.create_id(cmd.deal_id))
     if payouts is None:
         log.info("invoice kept until its deal closes",

@@ -240,7 +240,8 @@ def deals_earning_since(unit: UnitOfWork, since: datetime) -> list[str]:
     found = {closed.deal_id: None for closed in unit.app.stored_events(DealPayouts.Closed)
              if closed.closed_at >= since}
     found.update({invoiced.deal_id: None
-                  for invoiced in unit.app.stored_events(DealInvoices.Invoiced)
+                  for invoiced in unit.app.stored_events(DealInvoices.OpenedAndInvoiced,
+                                                         DealInvoices.Invoiced)
                   if invoiced.period_start >= business_date(since)})
     for aggregate in unit.aggregates():
         if isinstance(aggregate, DealPayouts) and aggregate.deal.closed_at >= since:
