@@ -37,7 +37,7 @@ from dealreg.events.schemas.values import AdjustmentReason, AdjustmentRejectionR
 from dealreg.processing import Inbound, UnitOfWork
 from dealreg.services.account_key import account_key
 from dealreg.services.partners import Partner, change_partner_tier, enroll_partner, partner_at
-from dealreg.services.payouts.commission import Protection, round_money
+from dealreg.services.payouts.commission import Deal, Protection, round_money
 from dealreg.services.payouts.domain import (
     AccountFacts,
     AdjustmentRequest,
@@ -48,6 +48,7 @@ from dealreg.services.payouts.domain import (
 from dealreg.services.payouts.reconciliation import (
     ManualRequest,
     account,
+    close_won_deal,
     deal_payouts,
     deals_a_policy_recomputes,
     deals_earning_since,
@@ -94,14 +95,13 @@ def close_deal(unit: UnitOfWork, cmd: DealClosed) -> None:
         unit.defer_unless_overdue(
             f"co-sell partner {cmd.co_sell_partner_id} is not enrolled (yet)")
     key = deal_account_key(cmd)
-    payouts = DealPayouts(deal_id=cmd.deal_id, account_key=key, closed_at=cmd.closed_at,
-                          value=value, currency=currency, registration_id=cmd.registration_id,
-                          co_sell=cmd.co_sell, co_sell_partner_id=cmd.co_sell_partner_id,
-                          won=won)
-    unit.add(payouts)
+    deal = Deal(cmd.deal_id, key, cmd.closed_at, value, currency, cmd.registration_id,
+                cmd.co_sell, cmd.co_sell_partner_id, won)
     if won:
         account(unit, key).note_deal(deal_id=cmd.deal_id)
-        reconcile(unit, payouts, reason="late_fact", decided_at=cmd.closed_at)
+        close_won_deal(unit, deal)
+    else:
+        unit.add(DealPayouts(**vars(deal)))
 
 
 def invoice_deal(unit: UnitOfWork, cmd: SubscriptionInvoiced) -> None:
