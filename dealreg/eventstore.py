@@ -189,14 +189,15 @@ class ServiceApplication(Application[UUID]):
         first, *others = trackings  # several need dealreg's recorders (ChainedRecorder)
         aggregates = list(aggregates)
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=first)
-        # What ProcessingEvent.collect_events does, without its isinstance checks against
-        # runtime-checkable Protocols for every aggregate (a few percent of a service's CPU
-        # on Python 3.11): everything a batch records is an Aggregate.
-        for aggregate in aggregates:
-            processing_event.events.extend(aggregate.collect_events())
-            processing_event.aggregates[aggregate.id] = aggregate
         if others:
             processing_event.saved_kwargs["trackings"] = others
+        # What ProcessingEvent.collect_events does, for the changed aggregates only and
+        # without its isinstance checks against runtime-checkable protocols (each walks the
+        # protocol's attributes: a tenth of a batch's CPU when most aggregates were only read).
+        for aggregate in aggregates:
+            if aggregate.pending_events:
+                processing_event.events.extend(aggregate.collect_events())
+                processing_event.aggregates[aggregate.id] = aggregate
         if not processing_event.events:
             if others:
                 assert isinstance(self.recorder, ChainedRecorder)

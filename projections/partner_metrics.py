@@ -26,7 +26,7 @@ from dealreg.audit import plain
 from dealreg.projections.money import add
 from dealreg.projections.store import Document
 from dealreg.services.partners import Partner
-from dealreg.services.payouts.domain import DealPayouts
+from dealreg.services.payouts.domain import PAYOUT_EVENTS, DealPayouts, payout_event
 from dealreg.services.registration.domain import DealRegistration
 
 
@@ -52,17 +52,19 @@ class PartnerMetrics:
         "registration": (Partner.Enrolled, Partner.TierChanged, DealRegistration.Submitted,
                          DealRegistration.SubmittedAndReceived,
                          DealRegistration.Approved, DealRegistration.Rejected),
-        "payouts": (DealPayouts.Calculated, DealPayouts.Adjusted),
+        "payouts": PAYOUT_EVENTS,
     }
 
-    def keys(self, service: str, event: Any) -> Iterable[str]:
+    def keys(self, service: str, stored: Any) -> Iterable[str]:
+        event = payout_event(stored)
         if isinstance(event, Partner.Enrolled | Partner.TierChanged):
             return [_partner_doc(event.originator_id)]
         if isinstance(event, DealPayouts.Calculated | DealPayouts.Adjusted):
             return [partner_key(event.partner_id), _deal_key(event)]
         return [partner_key(event.partner_id)]
 
-    def apply(self, docs: dict[str, Document], service: str, event: Any) -> None:
+    def apply(self, docs: dict[str, Document], service: str, stored: Any) -> None:
+        event = payout_event(stored)
         if isinstance(event, DealPayouts.Calculated | DealPayouts.Adjusted):
             _paid(docs[partner_key(event.partner_id)], docs[_deal_key(event)], event)
             return

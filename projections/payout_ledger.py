@@ -9,7 +9,7 @@ from typing import Any
 
 from dealreg.audit import plain
 from dealreg.projections.store import Document
-from dealreg.services.payouts.domain import DealPayouts
+from dealreg.services.payouts.domain import PAYOUT_EVENTS, DealPayouts, payout_event
 
 
 def ledger_key(partner_id: str, deal_id: str) -> str:
@@ -18,13 +18,13 @@ def ledger_key(partner_id: str, deal_id: str) -> str:
 
 class PayoutLedger:
     name = "payout_ledger"
-    sources: Mapping[str, tuple[type, ...]] = {
-        "payouts": (DealPayouts.Calculated, DealPayouts.Adjusted)}
+    sources: Mapping[str, tuple[type, ...]] = {"payouts": PAYOUT_EVENTS}
 
     def keys(self, service: str, event: Any) -> Iterable[str]:
         return [ledger_key(event.partner_id, event.deal_id)]
 
-    def apply(self, docs: dict[str, Document], service: str, event: Any) -> None:
+    def apply(self, docs: dict[str, Document], service: str, stored: Any) -> None:
+        event = payout_event(stored)
         doc = docs[ledger_key(event.partner_id, event.deal_id)]
         doc.update(partner_id=event.partner_id, deal_id=event.deal_id, currency=event.currency)
         if isinstance(event, DealPayouts.Calculated):

@@ -6,7 +6,7 @@ emitted per partner is always known and a correction is the difference, never an
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import KW_ONLY, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -99,6 +99,39 @@ class DealPayouts(Aggregate):
         co_sell_partner_id: str | None
         won: bool = True  # lost deals are recorded from contract 1.1 on (§10)
 
+    class ClosedAndCalculated(Closed):
+        """A won deal whose owner is paid at its close (the usual case), stored as one
+        event: ``Closed`` and the first ``Calculated`` (sequence 1, no invoice), which
+        :attr:`calculated` gives as ``Calculated`` would store it (``paid_registration_id``
+        is its ``registration_id``, the registration paid, which may not be the one the deal
+        names). Earlier versions stored the two events: histories holding them load, and
+        publish, the same."""
+
+        _: KW_ONLY
+        payout_id: str
+        partner_id: str
+        paid_registration_id: str | None
+        total: Decimal
+        lines: list[dict[str, Any]]
+        basis: dict[str, Any]
+        payable_on: date
+
+        @property
+        def calculated(self) -> DealPayouts.Calculated:
+            payout: dict[str, Any] = {
+                "payout_id": self.payout_id, "deal_id": self.deal_id,
+                "partner_id": self.partner_id, "registration_id": self.paid_registration_id,
+                "sequence": 1, "total": self.total, "currency": self.currency,
+                "lines": self.lines, "basis": self.basis, "closed_at": self.closed_at,
+                "invoice_id": None, "invoiced_at": None, "payable_on": self.payable_on}
+            return DealPayouts.Calculated(originator_id=self.originator_id,
+                                          originator_version=self.originator_version,
+                                          timestamp=self.timestamp, **payout)
+
+        def apply(self, aggregate: DealPayouts) -> None:
+            aggregate.emitted[self.partner_id] = [(self.payout_id, self.total)]
+            aggregate.bases[self.partner_id] = self.basis
+
     class Refunded(Aggregate.Event):
         refunded_at: datetime
 
@@ -165,6 +198,21 @@ class DealPayouts(Aggregate):
         self.withheld: str | None = None
         self.manual: dict[str, list[tuple[str, Decimal]]] = {}  # partner → (id, amount)
 
+    @classmethod
+    def closed_and_calculated(cls, deal: Deal, *, payout_id: str, partner_id: str,
+                              registration_id: str | None, total: Decimal,
+                              lines: list[dict[str, Any]], basis: dict[str, Any],
+                              payable_on: date) -> DealPayouts:
+        """A won deal and the payout of its owner decided at its close: one stored event,
+        where a deal whose payout is withheld stores ``Closed`` then ``Withheld``."""
+        return cls._create(
+            cls.ClosedAndCalculated, deal_id=deal.deal_id, account_key=deal.account_key,
+            closed_at=deal.closed_at, value=deal.value, currency=deal.currency,
+            registration_id=deal.registration_id, co_sell=deal.co_sell,
+            co_sell_partner_id=deal.co_sell_partner_id, payout_id=payout_id,
+            partner_id=partner_id, paid_registration_id=registration_id, total=total,
+            lines=lines, basis=basis, payable_on=payable_on)
+
     def emitted_total(self, partner_id: str) -> Decimal:
         return sum((amount for _, amount in self.emitted.get(partner_id, [])), Decimal("0.00"))
 
@@ -208,12 +256,42 @@ class DealPayouts(Aggregate):
         self.withheld = reason
 
 
+#: The stored events that are payout events for billing: each is ``payout.calculated`` or
+#: ``payout.adjusted`` (:func:`payout_event`).
+PAYOUT_EVENTS: tuple[type, ...] = (DealPayouts.ClosedAndCalculated, DealPayouts.Calculated,
+                                   DealPayouts.Adjusted)
+
+
+def payout_event(event: Any) -> Any:
+    """A stored event as the payout event it holds: ``ClosedAndCalculated`` as its
+    ``Calculated``, any other as it is (for readers of ``Calculated`` and ``Adjusted``)."""
+    return event.calculated if isinstance(event, DealPayouts.ClosedAndCalculated) else event
+
+
 class DealInvoices(Aggregate):
     """Every invoice of one deal's recurring revenue (§11), kept from the first one read,
     which may come before the deal itself."""
 
     class Opened(Aggregate.Created):
+        """Stored alone, before the first ``Invoiced``, by earlier versions: histories
+        holding it still load. A deal's first invoice is now ``OpenedAndInvoiced``."""
+
         deal_id: str
+
+    class OpenedAndInvoiced(Opened):
+        """The first invoice read for a deal, stored as one event with the aggregate."""
+
+        invoice_id: str
+        period_start: date
+        period_end: date
+        recurring_revenue: Decimal
+        currency: str
+        invoiced_at: datetime
+
+        def apply(self, aggregate: DealInvoices) -> None:
+            aggregate.invoices[self.invoice_id] = Invoice(
+                self.invoice_id, self.deal_id, self.period_start, self.period_end,
+                self.recurring_revenue, self.currency, self.invoiced_at)
 
     class Invoiced(Aggregate.Event):
         deal_id: str  # also here: a retroactive fact finds the deals by their invoices
@@ -232,6 +310,17 @@ class DealInvoices(Aggregate):
     def __init__(self, *, deal_id: str) -> None:
         self.deal_id = deal_id
         self.invoices: dict[str, Invoice] = {}
+
+    @classmethod
+    def first(cls, *, deal_id: str, invoice_id: str, period_start: date, period_end: date,
+              recurring_revenue: Decimal, currency: str, invoiced_at: datetime
+              ) -> DealInvoices:
+        """A deal's invoices from its first one: one stored event, where each later invoice
+        is one more (``Invoiced``)."""
+        return cls._create(cls.OpenedAndInvoiced, deal_id=deal_id, invoice_id=invoice_id,
+                           period_start=period_start, period_end=period_end,
+                           recurring_revenue=recurring_revenue, currency=currency,
+                           invoiced_at=invoiced_at)
 
     @event(Invoiced)
     def invoice(self, *, deal_id: str, invoice_id: str, period_start: date, period_end: date,

@@ -51,6 +51,8 @@ def _adjusted(e: DealPayouts.Adjusted) -> Emission:
 
 def emit(domain_event: DomainEventProtocol[Any]) -> Sequence[Emission]:
     match domain_event:
+        case DealPayouts.ClosedAndCalculated() as e:
+            return [_calculated(e.calculated)]
         case DealPayouts.Calculated() as e:
             return [_calculated(e)]
         case DealPayouts.Adjusted() as e:

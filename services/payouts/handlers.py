@@ -8,6 +8,7 @@ deals it concerns are reconciled (:mod:`dealreg.services.payouts.reconciliation`
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -36,7 +37,7 @@ from dealreg.events.schemas.values import AdjustmentReason, AdjustmentRejectionR
 from dealreg.processing import Inbound, UnitOfWork
 from dealreg.services.account_key import account_key
 from dealreg.services.partners import Partner, change_partner_tier, enroll_partner, partner_at
-from dealreg.services.payouts.commission import Protection, round_money
+from dealreg.services.payouts.commission import Deal, Protection, round_money
 from dealreg.services.payouts.domain import (
     AccountFacts,
     AdjustmentRequest,
@@ -47,6 +48,7 @@ from dealreg.services.payouts.domain import (
 from dealreg.services.payouts.reconciliation import (
     ManualRequest,
     account,
+    close_won_deal,
     deal_payouts,
     deals_a_policy_recomputes,
     deals_earning_since,
@@ -64,10 +66,16 @@ log = logging.getLogger(__name__)
 def deal_account_key(cmd: DealClosed) -> str:
     """The account key of a closed deal, or bad input naming the field."""
     try:
-        return account_key(company_name=cmd.account.company_name, country=cmd.account.country,
-                           domain=cmd.account.domain)
+        return _account_key(cmd.account.company_name, cmd.account.country, cmd.account.domain)
     except ValueError as error:
         raise BadInput(f"data.account.{error}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _account_key(company_name: str, country: str, domain: str | None) -> str:
+    """Kept for the deals of a batch: each is asked for twice, by the read-ahead
+    (:func:`_deal_reads`) and by :func:`close_deal`."""
+    return account_key(company_name=company_name, country=country, domain=domain)
 
 
 def close_deal(unit: UnitOfWork, cmd: DealClosed) -> None:
@@ -87,14 +95,13 @@ def close_deal(unit: UnitOfWork, cmd: DealClosed) -> None:
         unit.defer_unless_overdue(
             f"co-sell partner {cmd.co_sell_partner_id} is not enrolled (yet)")
     key = deal_account_key(cmd)
-    payouts = DealPayouts(deal_id=cmd.deal_id, account_key=key, closed_at=cmd.closed_at,
-                          value=value, currency=currency, registration_id=cmd.registration_id,
-                          co_sell=cmd.co_sell, co_sell_partner_id=cmd.co_sell_partner_id,
-                          won=won)
-    unit.add(payouts)
+    deal = Deal(cmd.deal_id, key, cmd.closed_at, value, currency, cmd.registration_id,
+                cmd.co_sell, cmd.co_sell_partner_id, won)
     if won:
         account(unit, key).note_deal(deal_id=cmd.deal_id)
-        reconcile(unit, payouts, reason="late_fact", decided_at=cmd.closed_at)
+        close_won_deal(unit, deal)
+    else:
+        unit.add(DealPayouts(**vars(deal)))
 
 
 def invoice_deal(unit: UnitOfWork, cmd: SubscriptionInvoiced) -> None:
@@ -104,17 +111,20 @@ def invoice_deal(unit: UnitOfWork, cmd: SubscriptionInvoiced) -> None:
     if receipt is not None and receipt.deal_id != cmd.deal_id:
         raise BadInput(f"data.deal_id: invoice {cmd.invoice_id!r} was already received for "
                        f"deal {receipt.deal_id!r}")
-    invoices = unit.get_or_add(DealInvoices, DealInvoices.create_id(cmd.deal_id),
-                               lambda: DealInvoices(deal_id=cmd.deal_id))
+    invoices = unit.get(DealInvoices, DealInvoices.create_id(cmd.deal_id))
     facts: dict[str, Any] = {
         "period_start": cmd.period_start, "period_end": cmd.period_end,
         "recurring_revenue": cmd.recurring_revenue.amount,
         "currency": cmd.recurring_revenue.currency, "invoiced_at": cmd.invoiced_at}
-    if (known := invoices.invoices.get(cmd.invoice_id)) is not None:
+    if invoices is not None and (known := invoices.invoices.get(cmd.invoice_id)) is not None:
         check_repeat("invoice", cmd.invoice_id, known, facts)
         return
     unit.add(InvoiceReceipt(invoice_id=cmd.invoice_id, deal_id=cmd.deal_id))
-    invoices.invoice(deal_id=cmd.deal_id, invoice_id=cmd.invoice_id, **facts)
+    if invoices is None:
+        invoices = DealInvoices.first(deal_id=cmd.deal_id, invoice_id=cmd.invoice_id, **facts)
+        unit.add(invoices)
+    else:
+        invoices.invoice(deal_id=cmd.deal_id, invoice_id=cmd.invoice_id, **facts)
     payouts = unit.get(DealPayouts, DealPayouts.create_id(cmd.deal_id))
     if payouts is None:
         log.info("invoice kept until its deal closes",
@@ -269,6 +279,11 @@ def _deal_reads(cmd: DealClosed) -> Iterable[UUID]:
             AccountFacts.create_id(deal_account_key(cmd)))
 
 
+def _invoice_reads(cmd: SubscriptionInvoiced) -> Iterable[UUID]:
+    return (InvoiceReceipt.create_id(cmd.invoice_id), DealInvoices.create_id(cmd.deal_id),
+            DealPayouts.create_id(cmd.deal_id))
+
+
 def _approval_reads(cmd: RegistrationApproved) -> Iterable[UUID]:
     return (AccountFacts.create_id(cmd.account_key),)
 
@@ -280,7 +295,7 @@ INBOUND = (
     .on(PolicyPublished, publish_program_policy)
     .on(DealClosed, close_deal, reads=_deal_reads)
     .on(DealRefunded, refund_deal)
-    .on(SubscriptionInvoiced, invoice_deal)
+    .on(SubscriptionInvoiced, invoice_deal, reads=_invoice_reads)
     .on(PayoutAdjustmentRequested, adjust_by_hand)
     .on(RegistrationApproved, protect, reads=_approval_reads)
     .on(RegistrationExtended, extend_protection)

@@ -23,7 +23,7 @@ from dealreg.events.schemas.values import AdjustmentReason
 from dealreg.identity import business_id
 from dealreg.processing import UnitOfWork
 from dealreg.services.partners import Partner, partner_at
-from dealreg.services.payouts.commission import Basis, Line, Payout, Withheld, compute
+from dealreg.services.payouts.commission import Basis, Deal, Line, Payout, Withheld, compute
 from dealreg.services.payouts.domain import AccountFacts, DealInvoices, DealPayouts
 from dealreg.services.payouts.holding import clawback
 from dealreg.services.payouts.revenue_share import Earning, Invoice, earning
@@ -62,7 +62,11 @@ def outcome_of(unit: UnitOfWork, payouts: DealPayouts) -> Payout | Withheld | No
     None when the deal was lost or refunded (nothing is computed: the total is zero)."""
     if not payouts.deal.won or payouts.refunded_at is not None:
         return None
-    deal = payouts.deal
+    return decided(unit, payouts.deal)
+
+
+def decided(unit: UnitOfWork, deal: Deal) -> Payout | Withheld:
+    """What §6 decides for a won deal that is not refunded, under every fact known."""
     facts = account(unit, deal.account_key)
     return compute(
         deal,
@@ -73,9 +77,8 @@ def outcome_of(unit: UnitOfWork, payouts: DealPayouts) -> Payout | Withheld | No
     )
 
 
-def invoice_earning(unit: UnitOfWork, payouts: DealPayouts, owner: Payout,
-                    invoice: Invoice) -> Earning | None:
-    deal = payouts.deal
+def invoice_earning(unit: UnitOfWork, deal: Deal, owner: Payout,
+                   invoice: Invoice) -> Earning | None:
     return earning(invoice, closed_at=deal.closed_at, currency=deal.currency, owner=owner,
                    partner_at=lambda partner_id, instant: partner_at(unit, partner_id, instant),
                    policy_at=policy_book(unit).in_force)
@@ -100,17 +103,23 @@ def manual_line(amount: Decimal) -> Line:
     return Line("manual", amount, Decimal("1"), Decimal("1"), amount)
 
 
+def owner_entitlement(unit: UnitOfWork, deal: Deal, owner: Payout) -> Entitlement:
+    """The computed lines of the deal's owner: its commission and tier bonus, and one
+    revenue share line per earning invoice."""
+    earnings = (invoice_earning(unit, deal, owner, invoice)
+                for invoice in invoices_of(unit, deal.deal_id))
+    return Entitlement(owner.registration_id,
+                       owner.lines + tuple(e.line for e in earnings if e is not None),
+                       owner.basis)
+
+
 def entitlements(unit: UnitOfWork, payouts: DealPayouts
                  ) -> tuple[dict[str, Entitlement], Withheld | None]:
     """Each partner's correct lines on the deal, and why no partner is paid, if none is."""
     outcome = outcome_of(unit, payouts)
     owed: dict[str, Entitlement] = {}
     if isinstance(outcome, Payout):
-        earnings = (invoice_earning(unit, payouts, outcome, invoice)
-                    for invoice in invoices_of(unit, payouts.deal.deal_id))
-        owed[outcome.partner_id] = Entitlement(
-            outcome.registration_id,
-            outcome.lines + tuple(e.line for e in earnings if e is not None), outcome.basis)
+        owed[outcome.partner_id] = owner_entitlement(unit, payouts.deal, outcome)
     for partner_id, adjustments in payouts.manual.items():
         computed = owed.get(partner_id, Entitlement(None, (), None))
         owed[partner_id] = Entitlement(
@@ -176,8 +185,7 @@ def reconcile(unit: UnitOfWork, payouts: DealPayouts, *, reason: AdjustmentReaso
                 currency=deal.currency, lines=_lines(entitled.lines),
                 basis=_basis(entitled.basis), closed_at=deal.closed_at, invoice_id=None,
                 invoiced_at=None, payable_on=due)
-            log.info("payout calculated", extra={"deal_id": deal.deal_id,
-                                                 "partner_id": partner_id, "total": str(total)})
+            _log_calculated(deal.deal_id, partner_id, total)
         elif total != emitted or by_hand:
             delta = total - emitted
             why: AdjustmentReason = "manual" if by_hand else reason
@@ -198,13 +206,40 @@ def reconcile(unit: UnitOfWork, payouts: DealPayouts, *, reason: AdjustmentReaso
                          reason=withheld.reason, closed_at=deal.closed_at)
 
 
+def close_won_deal(unit: UnitOfWork, deal: Deal) -> DealPayouts:
+    """A won deal's payouts from its close, reconciled at once like any fact. When its
+    owner is paid (the usual case), that first ``payout.calculated`` is stored with the
+    close as one event, as :func:`reconcile` would have decided it; otherwise (withheld)
+    the deal is ``Closed`` and reconciled."""
+    outcome = decided(unit, deal)
+    if not isinstance(outcome, Payout):
+        payouts = DealPayouts(**vars(deal))
+        unit.add(payouts)
+        reconcile(unit, payouts, reason="late_fact", decided_at=deal.closed_at)
+        return payouts
+    entitled = owner_entitlement(unit, deal, outcome)
+    payouts = DealPayouts.closed_and_calculated(
+        deal, payout_id=payout_id(deal.deal_id, outcome.partner_id, 1),
+        partner_id=outcome.partner_id, registration_id=entitled.registration_id,
+        total=entitled.total, lines=_lines(entitled.lines), basis=_basis(outcome.basis),
+        payable_on=payable_on(unit, deal.closed_at))
+    unit.add(payouts)
+    _log_calculated(deal.deal_id, outcome.partner_id, entitled.total)
+    return payouts
+
+
+def _log_calculated(deal_id: str, partner_id: str, total: Decimal) -> None:
+    log.info("payout calculated", extra={"deal_id": deal_id, "partner_id": partner_id,
+                                         "total": str(total)})
+
+
 def pay_invoice(unit: UnitOfWork, payouts: DealPayouts, invoice: Invoice) -> None:
     """An earning invoice read after its deal: one ``payout.calculated`` with its
     ``invoice_id`` for the deal's owner (§11), its total the invoice line's amount."""
     outcome = outcome_of(unit, payouts)
     if not isinstance(outcome, Payout) or outcome.partner_id not in payouts.emitted:
         return  # no owner yet: the invoice is a line of the owner's first payout event
-    earned = invoice_earning(unit, payouts, outcome, invoice)
+    earned = invoice_earning(unit, payouts.deal, outcome, invoice)
     if earned is None:
         return
     deal, partner_id = payouts.deal, outcome.partner_id
@@ -237,10 +272,11 @@ def deals_earning_since(unit: UnitOfWork, since: datetime) -> list[str]:
     or after it, or with an invoice whose period starts at or after it. Stored ones are read
     from the notification log, new ones from this batch. For rare facts only (a late tier
     change, a retroactive policy, a late enrollment): the log is read from the start."""
-    found = {closed.deal_id: None for closed in unit.app.stored_events(DealPayouts.Closed)
-             if closed.closed_at >= since}
+    found = {closed.deal_id: None for closed in unit.app.stored_events(
+        DealPayouts.Closed, DealPayouts.ClosedAndCalculated) if closed.closed_at >= since}
     found.update({invoiced.deal_id: None
-                  for invoiced in unit.app.stored_events(DealInvoices.Invoiced)
+                  for invoiced in unit.app.stored_events(DealInvoices.OpenedAndInvoiced,
+                                                         DealInvoices.Invoiced)
                   if invoiced.period_start >= business_date(since)})
     for aggregate in unit.aggregates():
         if isinstance(aggregate, DealPayouts) and aggregate.deal.closed_at >= since:

@@ -17,7 +17,7 @@ from dealreg.events.schemas.inputs import PolicyPublished
 from dealreg.events.schemas.outputs import PayoutAdjusted, PayoutCalculated
 from dealreg.eventstore import ServiceApplication
 from dealreg.processing import UnitOfWork
-from dealreg.services.payouts.domain import DealPayouts
+from dealreg.services.payouts.domain import PAYOUT_EVENTS, DealPayouts, payout_event
 from dealreg.services.payouts.emissions import emit
 from dealreg.services.payouts.reconciliation import (
     account,
@@ -55,9 +55,8 @@ def show(app: ServiceApplication, deal_id: str) -> dict[str, Any]:
                  "currency": deal.currency, "registration_id": deal.registration_id,
                  "co_sell": deal.co_sell, "co_sell_partner_id": deal.co_sell_partner_id,
                  "won": deal.won, "refunded_at": payouts.refunded_at},
-        "events": [_payout_entry(e) for e in app.events.get(payouts.id)
-                   if isinstance(e, DealPayouts.Calculated | DealPayouts.Adjusted
-                                 | DealPayouts.Withheld)],
+        "events": [_payout_entry(payout_event(e)) for e in app.events.get(payouts.id)
+                   if isinstance(e, (*PAYOUT_EVENTS, DealPayouts.Withheld))],
         "owed": {partner: payouts.emitted_total(partner) for partner in payouts.emitted},
         "invoices": [vars(invoice) for invoice in invoices_of(unit, deal_id)],
         "manual_adjustments": [
@@ -80,7 +79,7 @@ def recompute(app: ServiceApplication) -> list[dict[str, Any]]:
     """Recompute every deal from the stored facts; each (deal, partner) whose emitted sum
     differs from the correct amount (there should be none). Stores nothing."""
     differences = []
-    for closed in app.stored_events(DealPayouts.Closed):
+    for closed in app.stored_events(DealPayouts.Closed, DealPayouts.ClosedAndCalculated):
         payouts = app.get_or_none(DealPayouts.create_id(closed.deal_id))
         assert isinstance(payouts, DealPayouts)
         correct = correct_totals(UnitOfWork(app), payouts)
@@ -98,7 +97,8 @@ def statement(app: ServiceApplication, partner_id: str, start: date, end: date
     """A partner's payout events dated from ``start`` to ``end`` (inclusive): deals closed
     then, and adjustments decided then, with totals per currency."""
     rows = []
-    for event in app.stored_events(DealPayouts.Calculated, DealPayouts.Adjusted):
+    for stored in app.stored_events(*PAYOUT_EVENTS):
+        event = payout_event(stored)
         if event.partner_id != partner_id:
             continue
         when: datetime = (event.invoiced_at or event.closed_at
@@ -126,7 +126,7 @@ def due(app: ServiceApplication, until: date) -> list[dict[str, Any]]:
     it received it (its name and its payouts.v1 data), with the amount it moves (a payout's
     total, an adjustment's delta): by ``payable_on``, deal, partner and sequence."""
     rows = []
-    for event in app.stored_events(DealPayouts.Calculated, DealPayouts.Adjusted):
+    for event in app.stored_events(*PAYOUT_EVENTS):
         for emission in emit(event):
             data = emission.data
             assert isinstance(data, PayoutCalculated | PayoutAdjusted)

@@ -61,8 +61,7 @@ def test_the_history_of_a_disputed_paid_refunded_deal_spans_the_three_services(
         ("registration", "DealRegistration.Approved", "r-2"),
         ("registration", "DealRegistration.Rejected", "r-1"),   # r-1 loses the account
         ("payouts", "AccountFacts.Protected", "r-2"),
-        ("payouts", "DealPayouts.Closed", "r-2"),               # the deal is won
-        ("payouts", "DealPayouts.Calculated", "r-2"),           # paid
+        ("payouts", "DealPayouts.ClosedAndCalculated", "r-2"),  # the deal is won and paid
         ("payouts", "DealPayouts.Refunded", None),              # refunded
         ("payouts", "DealPayouts.Adjusted", None),              # payout taken back
     ]
@@ -97,7 +96,7 @@ async def test_audit_verify_and_an_auditors_own_check_find_the_altered_event(
 
     stdout, _ = await run_dealreg(settings, "audit", "verify", status=1)
     assert f"payouts: FAILED after {position - 1} good events: payouts position {position} " \
-           "(DealPayouts.Calculated" in stdout
+           "(DealPayouts.ClosedAndCalculated" in stdout
     assert "registration: ok" in stdout
     await run_dealreg(settings, "audit", "export", "--output", str(export))
     result = auditor_check(export)

@@ -251,7 +251,7 @@ async def test_the_audit_page_verifies_every_chain_and_names_the_first_broken_li
     for service in ("registration", "conflict", "payouts"):
         assert f" {service} " in page
     history = await auditor.read("/audit/history?id=d-1")
-    assert "payouts · DealPayouts.Calculated" in history
+    assert "payouts · DealPayouts.ClosedAndCalculated" in history
     assert "registration · DealRegistration.Approved" in history
 
     # Someone with file access removes the refusing trigger and rewrites an amount.
@@ -264,7 +264,7 @@ async def test_the_audit_page_verifies_every_chain_and_names_the_first_broken_li
     broken = await auditor.read("/audit")
     assert "A hash chain is broken" in broken
     assert f"payouts {position - 1} " in broken
-    assert f"payouts position {position} (DealPayouts.Calculated" in broken
+    assert f"payouts position {position} (DealPayouts.ClosedAndCalculated" in broken
 
 
 async def test_signing_out_or_revoking_the_token_ends_the_session(api: Api) -> None:
