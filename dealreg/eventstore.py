@@ -40,7 +40,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, register_topic
 
-from dealreg.recorders import ChainedRecorder
+from dealreg.recorders import ChainedPostgresProcessRecorder, ChainedRecorder
 from dealreg.settings import Settings, SettingsError
 
 REFRESH_PAGE = 5_000
@@ -224,6 +224,17 @@ class ServiceApplication(Application[UUID]):
         first, last = min(positions), max(positions)
         if first == self._refreshed + 1 and last - first + 1 == len(positions):
             self._refreshed = last
+
+    def record_publication(self, tracking: Tracking) -> None:
+        """Store the outbox's position. Losing it only makes the outbox publish the events
+        after the position it had again, with the same ids (consumers recognise them), so on
+        PostgreSQL its commit does not wait for the disk: a later commit of the service, or
+        the WAL writer within a fraction of a second, makes it durable."""
+        recorder = self.recorder
+        if isinstance(recorder, ChainedPostgresProcessRecorder):
+            recorder.insert_tracking_unflushed(tracking)
+        else:
+            recorder.insert_tracking(tracking)
 
     def position(self, tracking_name: str) -> int | None:
         """The stored position for ``tracking_name`` (the next offset to read), if any."""

@@ -181,7 +181,7 @@ class OutboxRelay:
                 await asyncio.gather(*confirmations)
                 metrics.published(self.service, time.monotonic() - started)
                 position = batch[-1][0]
-                await asyncio.to_thread(self.app.recorder.insert_tracking,
+                await asyncio.to_thread(self.app.record_publication,
                                         Tracking(self.tracking_name, position))
             except BaseException:
                 self._position = None  # read it again: another instance may have moved it

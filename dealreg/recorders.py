@@ -89,6 +89,14 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
             for tracking in trackings:
                 self._insert_tracking(curs, tracking)
 
+    def insert_tracking_unflushed(self, tracking: Tracking) -> None:
+        """Store a position without waiting for its commit to reach the disk
+        (``synchronous_commit`` off for this transaction alone): for a position whose loss
+        in a crash of the database costs only work done again (the outbox's)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("SET LOCAL synchronous_commit = off"))
+            self._insert_tracking(curs, tracking)
+
     def select_positions(self, names: Sequence[str]) -> dict[str, int]:
         """The stored position of each of ``names`` that has one (one query for a poll)."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from dealreg.bootstrap import REGISTRATION
 from dealreg.events.schemas.inputs import PartnerEnrolled
 from dealreg.processing import Inbound, InboundProcessor, InboundRecord, UnitOfWork
+from dealreg.recorders import ChainedPostgresProcessRecorder
 from dealreg.rejections import RejectedMessage
 from dealreg.services.partners import Partner, enroll_partner
 from dealreg.services.registration.app import RegistrationApplication
@@ -201,3 +202,28 @@ def test_a_polls_positions_are_read_in_one_query(app: RegistrationApplication) -
                                  record(PARTNERS, 2, 6, partner_enrolled("p-2"))])
     assert app.positions([f"kafka:test:{PARTNERS}:{n}" for n in range(3)]) == {
         f"kafka:test:{PARTNERS}:0": 1, f"kafka:test:{PARTNERS}:2": 7}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("app", ["postgres"], indirect=True)
+def test_only_the_outbox_position_is_committed_without_waiting_for_the_disk(
+    app: RegistrationApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost outbox position only publishes events again (same ids); a poll's events and
+    input positions must never be lost once their effects are published."""
+    recorder = app.recorder
+    assert isinstance(recorder, ChainedPostgresProcessRecorder)
+    settings: list[tuple[str, str]] = []
+    real_insert = recorder._insert_tracking
+
+    def insert_noting_the_setting(curs: Any, tracking: Tracking) -> None:
+        curs.execute("SHOW synchronous_commit")
+        settings.append((tracking.application_name, curs.fetchone()["synchronous_commit"]))
+        real_insert(curs, tracking)
+
+    monkeypatch.setattr(recorder, "_insert_tracking", insert_noting_the_setting)
+    processor(app).process_poll([record(PARTNERS, 0, 0, partner_enrolled("p-1"))])
+    app.record_publication(Tracking("outbox:test", 1))
+
+    assert settings == [("kafka:test:partners.v1:0", "on"), ("outbox:test", "off")]
+    assert app.position("outbox:test") == 1
