@@ -95,7 +95,10 @@ class OutboxRelay:
         self.read_back = 0
         self._handed: deque[Stored] = deque()  # appended by the consumer's thread
         self._read_requested = False
-        self._position: int | None = None  # as stored, once read
+        self._position: int | None = None  # how far it published, once read from the store
+        self._stored: int | None = None  # the position as stored
+        self._stored_at = time.monotonic()
+        self._store_every_s = settings.outbox_poll_ms / 1000
 
     def wake(self) -> None:
         """Called after the consumer's poll, which handed its events over: publish them now
@@ -164,6 +167,8 @@ class OutboxRelay:
                         return sent
                     batch = await asyncio.to_thread(self.next_batch)  # reads the store
                 if not batch:
+                    if read_store:
+                        await self._store_position()
                     return sent
                 started = time.monotonic()
                 messages = [m for _, event in batch for m in self.messages_for(event)]
@@ -180,22 +185,35 @@ class OutboxRelay:
                 ]
                 await asyncio.gather(*confirmations)
                 metrics.published(self.service, time.monotonic() - started)
-                position = batch[-1][0]
-                await asyncio.to_thread(self.app.record_publication,
-                                        Tracking(self.tracking_name, position))
+                self._position = batch[-1][0]
+                if messages or time.monotonic() - self._stored_at >= self._store_every_s:
+                    await self._store_position()
             except BaseException:
                 self._position = None  # read it again: another instance may have moved it
                 raise
-            self._position = position
             sent += len(messages)
             self.published += len(messages)
+
+    async def _store_position(self) -> None:
+        """Store how far the relay got, unless the store has it already. A batch that
+        publishes nothing (most of what the payouts service stores emits nothing) leaves
+        its position to the next batch that publishes, to the next round that reads the
+        store (the relay's poll, its stop, a tool's one-shot run), or to the first batch
+        once ``DEALREG_OUTBOX_POLL_MS`` has passed since it was last stored: one
+        transaction less per such batch, and at worst those silent events are read again
+        after a crash."""
+        if self._position is not None and self._position != self._stored:
+            await asyncio.to_thread(self.app.record_publication,
+                                    Tracking(self.tracking_name, self._position))
+            self._stored = self._position
+        self._stored_at = time.monotonic()
 
     def next_batch(self) -> list[Stored]:
         """The stored events to publish next, in the log's order: the ones handed over
         when they follow the position, otherwise those read back from the log up to the
         first handed one."""
         if self._position is None:
-            self._position = self.app.position(self.tracking_name) or 0
+            self._position = self._stored = self.app.position(self.tracking_name) or 0
         position, handed = self._position, self._handed
         self._drop_published()
         if not handed or handed[0][0] > position + 1:

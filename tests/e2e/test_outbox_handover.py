@@ -122,14 +122,53 @@ async def test_handed_events_after_the_position_are_published_without_reading_th
     assert service.outbox_position() == service.app.recorder.max_notification_id()
 
 
+def polled_every(service: Service, outbox_poll_ms: int) -> Service:
+    """The same store with a relay (and its consumer side) polling every ``outbox_poll_ms``."""
+    settings = service.settings.with_overrides(outbox_poll_ms=outbox_poll_ms)
+    relay = outbox_relay(REGISTRATION, service.app, service.relay.broker, settings,
+                         service.cluster_id)
+    processor = InboundProcessor(service.app, REGISTRATION.inbound, settings.logical_topic,
+                                 input_tracking_prefix(service.cluster_id),
+                                 on_recorded=relay.hand)
+    return Service(settings, service.cluster_id, service.app, relay, processor)
+
+
+async def test_a_batch_that_publishes_nothing_leaves_its_position_to_a_later_round(
+    service: Service,
+) -> None:
+    service = polled_every(service, 60_000)
+    settings = service.settings
+    service.apply(record(settings, "partners.v1", 0, 0, partner_enrolled("p-1")),
+                  *submissions(settings, 0, 0, 1))
+    assert await service.relay.publish_pending() == 1
+    published_up_to = service.outbox_position()
+    service.apply(record(settings, "partners.v1", 0, 1, partner_enrolled("p-2")))  # silent
+
+    assert await service.relay.publish_pending(read_store=False) == 0
+    assert service.outbox_position() == published_up_to  # no transaction for it
+    assert await service.relay.publish_pending() == 0  # a round that reads the store
+    assert service.outbox_position() == service.app.recorder.max_notification_id()
+
+
+async def test_a_silent_batch_stores_its_position_once_the_poll_interval_has_passed(
+    service: Service,
+) -> None:
+    service = polled_every(service, 1)
+    assert await service.relay.publish_pending() == 0  # the position read, and stored
+    await asyncio.sleep(0.01)
+    service.apply(record(service.settings, "partners.v1", 0, 0, partner_enrolled("p-1")))
+
+    assert await service.relay.publish_pending(read_store=False) == 0
+    assert service.outbox_position() == service.app.recorder.max_notification_id()
+
+
 async def test_a_running_relay_publishes_what_it_is_woken_to_read_at_once(
     service: Service,
 ) -> None:
     """Events stored without being handed over (the expiry scheduler's) are published when
     the relay is woken for them, not at its next poll of the store (a minute here)."""
-    settings = service.settings.with_overrides(outbox_poll_ms=60_000)
-    relay = outbox_relay(REGISTRATION, service.app, service.relay.broker, settings,
-                         service.cluster_id)
+    service = polled_every(service, 60_000)
+    settings, relay = service.settings, service.relay
     stopping = asyncio.Event()
     running = asyncio.create_task(relay.run(stopping))
     try:
