@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import sys
@@ -215,10 +216,20 @@ class Projector:
 
     def rebuild(self, projections: Sequence[Projection],
                 progress: Progress | None = None) -> dict[str, int]:
-        """Forget ``projections`` and apply the whole history to them again."""
+        """Forget ``projections`` and apply the whole history to them again.
+
+        The cyclic garbage collector is paused meanwhile: a rebuild makes next to no cycles,
+        and the collector's passes over everything alive (the modules, the cached documents)
+        took a sixth of its CPU time."""
         for projection in projections:
             self.store.reset(projection.name)
-        return self.catch_up(projections, progress)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self.catch_up(projections, progress)
+        finally:
+            if collecting:
+                gc.enable()
 
     async def follow(self, projections: Sequence[Projection], stop: asyncio.Event,
                      interval_s: float = 0.5) -> None:
