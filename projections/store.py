@@ -27,9 +27,12 @@ SCHEMA = (
 )
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True)  # json.dumps(…, sort_keys=True) makes one a call
+
+
 def encoded(doc: Document) -> str:
     """A document as stored."""
-    return json.dumps(doc, sort_keys=True)
+    return _ENCODER.encode(doc)
 
 
 @dataclass
