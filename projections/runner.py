@@ -4,11 +4,11 @@ A projection names the services it reads and the event classes it cares about; t
 reads each source log in pages after the stored position, loads the documents the page
 touches, lets the projection apply the events in log order, and stores the documents with
 the new position in one transaction (every projection's page of a log in the same one). The
-documents a page stored stay in memory for the next, and a projection that had none when
-the catch-up started (a rebuild) reads from the store only those it stored since. Rebuild =
-forget the documents, then catch up from the first event. Each document field is fed by one
-source only, so the interleaving of sources does not change the result: a rebuild gives
-exactly what the incremental run gave.
+documents last stored stay in memory for the next pages, and a projection that had none
+when the catch-up started (a rebuild) reads from the store only those it stored since.
+Rebuild = forget the documents, then catch up from the first event. Each document field is
+fed by one source only, so the interleaving of sources does not change the result: a
+rebuild gives exactly what the incremental run gave.
 """
 
 from __future__ import annotations
@@ -112,9 +112,7 @@ class DocumentCache:
         """The documents of ``keys``, ``{}`` for those not stored yet."""
         docs: dict[str, Document] = {}
         unknown = []
-        for key in keys:
-            if key in docs:
-                continue
+        for key in dict.fromkeys(keys):
             doc = self.recent.get(key)
             if doc is not None:
                 docs[key] = doc
@@ -128,8 +126,8 @@ class DocumentCache:
         return docs
 
     def saved(self, docs: dict[str, Document]) -> None:
-        """``docs`` are stored: kept for the next pages, the least recently stored
-        forgotten beyond ``CACHED``."""
+        """``docs`` are stored (or being stored: a read from the store waits for them): kept
+        for the next pages, the least recently stored forgotten beyond ``CACHED``."""
         recent = self.recent
         for key, doc in docs.items():
             recent.pop(key, None)
@@ -159,7 +157,8 @@ class Projector:
         """Apply every event recorded so far; the number of events applied, by projection.
 
         Each source log is read once for all ``projections`` (from the earliest of their
-        positions), and each event decoded once."""
+        positions), and each event decoded once; a page is stored while the next is applied
+        (:class:`Writer`), and ``progress`` is told of it once stored."""
         applied = {projection.name: 0 for projection in projections}
         positions = {projection.name: self.store.positions(projection.name)
                      for projection in projections}
