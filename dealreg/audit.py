@@ -207,9 +207,15 @@ def event_data(app: ServiceApplication, notification: Notification) -> dict[str,
     return {key: plain(value) for key, value in vars(event).items()}
 
 
+#: the types whose values are already JSON-ready (exactly these: a ``str`` enum is not)
+_AS_IS = frozenset({str, int, float, bool})
+
+
 def plain(value: Any) -> Any:
     """A JSON-ready copy: money as decimal strings (never exponents), ids as strings, times
     in RFC 3339 UTC with ``Z`` as the contract writes them, dates as ``YYYY-MM-DD``."""
+    if value is None or type(value) in _AS_IS:  # most values, at a tenth of the match's cost
+        return value
     match value:
         case datetime() if value.tzinfo is not None:
             return format_utc(value)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from dealreg.audit import plain
@@ -30,7 +31,8 @@ from dealreg.services.payouts.domain import PAYOUT_EVENTS, DealPayouts, payout_e
 from dealreg.services.registration.domain import DealRegistration
 
 
-def partner_key(partner_id: str) -> str:
+@lru_cache(maxsize=65_536)  # a partner's uuid5 for each of its events would be a tenth
+def partner_key(partner_id: str) -> str:  # of a rebuild's time
     return _partner_doc(Partner.create_id(partner_id))
 
 
@@ -38,6 +40,7 @@ def _partner_doc(partner_uuid: object) -> str:
     return f"partner:{partner_uuid}"
 
 
+@lru_cache(maxsize=65_536)
 def deals_prefix(partner_id: str) -> str:
     return f"deal:{Partner.create_id(partner_id)}:"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from dealreg.projections.account_registry import record
@@ -16,6 +17,7 @@ from dealreg.services.registration.status import STATUS, Status
 NAME = "partner_registrations"
 
 
+@lru_cache(maxsize=65_536)  # the partner's uuid5 once, not for each of its events
 def registrations_prefix(partner_id: str) -> str:
     return f"registration:{Partner.create_id(partner_id)}:"
 

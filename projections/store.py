@@ -27,6 +27,14 @@ SCHEMA = (
 )
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True)  # json.dumps(…, sort_keys=True) makes one a call
+
+
+def encoded(doc: Document) -> str:
+    """A document as stored."""
+    return _ENCODER.encode(doc)
+
+
 @dataclass
 class ReadStore:
     conn: Connection
@@ -77,18 +85,27 @@ class ReadStore:
                           [projection])
         return {source: int(position) for source, position in rows}
 
-    def save(self, projection: str, docs: Mapping[str, Document], source: str,
-             position: int) -> None:
-        """Store ``docs`` and the position reached in ``source``, together or not at all."""
+    def save(self, source: str, position: int, changes: Mapping[str, Mapping[str, str]]) -> None:
+        """Store the documents of each projection in ``changes`` (as :func:`encoded`) and the
+        position each reached in ``source``, together or not at all."""
+        docs = [(projection, key, doc)
+                for projection, documents in changes.items() for key, doc in documents.items()]
         try:
+            if self.placeholder == "%s":  # PostgreSQL: one statement, the rows as arrays
+                if docs:
+                    self.conn.execute(
+                        "INSERT INTO read_models (projection, key, doc) "
+                        "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[]) "
+                        "ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc",
+                        [list(column) for column in zip(*docs, strict=True)])
+            else:
+                self.conn.cursor().executemany(
+                    "INSERT INTO read_models (projection, key, doc) VALUES (?, ?, ?) "
+                    "ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc", docs)
             self.conn.cursor().executemany(self._sql(
-                "INSERT INTO read_models (projection, key, doc) VALUES (%s, %s, %s) "
-                "ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc"),
-                [(projection, key, json.dumps(doc, sort_keys=True)) for key, doc in docs.items()])
-            self.conn.execute(self._sql(
                 "INSERT INTO positions (projection, source, position) VALUES (%s, %s, %s) "
                 "ON CONFLICT (projection, source) DO UPDATE SET position = excluded.position"),
-                (projection, source, position))
+                [(projection, source, position) for projection in changes])
             self.conn.commit()
         except BaseException:
             self.conn.rollback()

@@ -4,14 +4,20 @@ history of thousands of events from the real handlers; the partner views read th
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from dealreg.bootstrap import CONFLICT, PAYOUTS, REGISTRATION
-from dealreg.projections import all_projections, partners_view
+from dealreg.projections import all_projections, partners_view, runner
 from dealreg.projections.runner import Projector
-from dealreg.projections.store import ReadStore
+from dealreg.projections.store import Document, ReadStore
 from dealreg.settings import Settings
+from tests import conftest
 from tests.support import events as ev
 from tests.support.bus import InMemoryBus
 from tests.support.history import close_deals, generated_history
@@ -24,8 +30,18 @@ def read_models(store: ReadStore) -> dict[str, dict[str, object]]:
     return {name: dict(store.documents(name)) for name in all_projections()}
 
 
-def test_a_rebuild_equals_the_incremental_run_over_thousands_of_events(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "stores")
+@dataclass
+class History:
+    """The generated history's service stores and the read models the incremental run (the
+    projections following the stores while they were written) made of it."""
+
+    bus: InMemoryBus
+    incremental: dict[str, dict[str, object]]
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("history"))
     incremental = ReadStore.open(settings)
     bus = InMemoryBus([REGISTRATION, CONFLICT, PAYOUTS], settings=settings)
     projector = Projector(incremental, bus.apps())
@@ -46,23 +62,89 @@ def test_a_rebuild_equals_the_incremental_run_over_thousands_of_events(tmp_path:
     recorded = sum(app.recorder.max_notification_id() or 0 for app in bus.apps().values())
     assert recorded > 5_000
     assert bus.rejected == []
+    yield History(bus, read_models(incremental))
+    incremental.close()
+    bus.close()
 
-    rebuilt = ReadStore.open(Settings(data_dir=tmp_path / "rebuilt"))
-    rebuilder = Projector(rebuilt, bus.apps())
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def read_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReadStore]:
+    """An empty projections store of each kind (the service stores are the history's)."""
+    settings = Settings(data_dir=tmp_path)
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    if request.param == "postgres":
+        settings = settings.with_overrides(database_url=conftest.test_database_url(),
+                                           db_schema_prefix=prefix)
+    store = ReadStore.open(settings)
+    yield store
+    store.close()
+    if request.param == "postgres":
+        conftest.drop_schemas(conftest.test_database_url(), prefix)
+
+
+def test_a_rebuild_equals_the_incremental_run_over_thousands_of_events(
+        history: History, read_store: ReadStore) -> None:
+    rebuilder = Projector(read_store, history.bus.apps())
     progress: list[tuple[str, int, int]] = []
     applied = rebuilder.rebuild(list(all_projections().values()),
                                 lambda *step: progress.append(step))
 
-    assert read_models(rebuilt) == read_models(incremental)
+    assert read_models(read_store) == history.incremental
     assert set(applied) == set(all_projections())
     assert all(events > 0 for events in applied.values())
-    read = sum(bus.apps()[source].recorder.max_notification_id() or 0
+    read = sum(history.bus.apps()[source].recorder.max_notification_id() or 0
                for source in {s for p in all_projections().values() for s in p.sources})
     assert progress[-1] == ("projections", read, read)  # each source log read once for all
     assert [done for _, done, _ in progress] == sorted(done for _, done, _ in progress)
     assert all(lag.behind == 0 for lag in rebuilder.status(list(all_projections().values())))
-    _assert_meaningful(rebuilt)
-    bus.close()
+    _assert_meaningful(read_store)
+
+
+def test_documents_beyond_the_cache_are_read_back_from_the_store(
+        history: History, read_store: ReadStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small pages and a cache of a few documents: most documents a page changes were
+    stored pages before and forgotten, and some pages are still being stored."""
+    monkeypatch.setattr(runner, "PAGE", 97)
+    monkeypatch.setattr(runner, "CACHED", 5)
+    loaded: list[str] = []
+    load = read_store.load
+
+    def counted(projection: str, keys: Iterable[str]) -> dict[str, Document]:
+        wanted = list(keys)
+        loaded.extend(wanted)
+        return load(projection, wanted)
+
+    monkeypatch.setattr(read_store, "load", counted)
+    Projector(read_store, history.bus.apps()).rebuild(list(all_projections().values()))
+
+    assert read_models(read_store) == history.incremental
+    assert len(loaded) > 500
+
+
+def test_an_interrupted_rebuild_resumes_where_it_stopped(
+        history: History, read_store: ReadStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page that fails to be stored stops the rebuild; what was stored before it is
+    consistent with its positions, and catching up from there gives the same read models."""
+    monkeypatch.setattr(runner, "PAGE", 500)
+    saves = [0]
+    save = read_store.save
+
+    def failing(source: str, position: int, changes: Mapping[str, Mapping[str, str]]) -> None:
+        saves[0] += 1
+        if saves[0] == 4:
+            raise ConnectionError("the projections store went away")
+        save(source, position, changes)
+
+    monkeypatch.setattr(read_store, "save", failing)
+    projector = Projector(read_store, history.bus.apps())
+    with pytest.raises(ConnectionError):
+        projector.rebuild(list(all_projections().values()))
+    assert saves[0] == 4  # no page stored after the one that failed
+    assert sum(lag.position for lag in projector.status(list(all_projections().values()))) > 0
+
+    monkeypatch.setattr(read_store, "save", save)
+    projector.catch_up(list(all_projections().values()))
+    assert read_models(read_store) == history.incremental
 
 
 def _assert_meaningful(store: ReadStore) -> None:

@@ -8,7 +8,11 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from dealreg.audit import plain
+from dealreg.events.schemas.values import format_utc
 from dealreg.projections.partner_metrics import _paid
 from dealreg.projections.store import Document
 from dealreg.services.payouts.domain import DealPayouts
@@ -23,6 +27,13 @@ def test_times_are_utc_with_z_and_money_is_a_plain_decimal_string() -> None:
         "at": "2026-03-01T10:00:00Z", "exact": "2026-03-01T10:00:00.500000Z",
         "on": "2026-03-01", "amount": "100", "rate": "0.20",
         "ids": ["00000000-0000-0000-0000-000000000001"]}
+
+
+@given(st.datetimes(timezones=st.timezones() | st.just(UTC)
+                   | st.builds(timezone, st.timedeltas(timedelta(hours=-23), timedelta(hours=23)))))
+def test_a_time_in_utc_is_written_as_converted_from_any_zone(instant: datetime) -> None:
+    """The shortcut for times already in UTC writes what converting them writes."""
+    assert format_utc(instant) == f"{instant.astimezone(UTC).replace(tzinfo=None).isoformat()}Z"
 
 
 def calculated(closed_at: str) -> DealPayouts.Calculated:
