@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
+from psycopg import sql
 
 from dealreg.bootstrap import REGISTRATION
 from dealreg.events.schemas.inputs import PartnerEnrolled
@@ -227,3 +229,18 @@ def test_only_the_outbox_position_is_committed_without_waiting_for_the_disk(
 
     assert settings == [("kafka:test:partners.v1:0", "on"), ("outbox:test", "off")]
     assert app.position("outbox:test") == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("app", ["postgres"], indirect=True)
+def test_storing_events_sends_no_notification(app: RegistrationApplication) -> None:
+    """Nothing listens (the outbox and the projections read the log), and notifying
+    transactions commit one at a time on PostgreSQL."""
+    recorder = app.recorder
+    assert isinstance(recorder, ChainedPostgresProcessRecorder)
+    with psycopg.connect(conftest.test_database_url(), autocommit=True) as listener:
+        listener.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(recorder.channel_name)))
+        processor(app).process_poll([record(PARTNERS, 0, 0, partner_enrolled("p-1")),
+                                     submission(0, 0, "r-a")])
+        assert stored_events(app) > 0
+        assert list(listener.notifies(timeout=0.5, stop_after=1)) == []
