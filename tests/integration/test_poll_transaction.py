@@ -244,3 +244,26 @@ def test_storing_events_sends_no_notification(app: RegistrationApplication) -> N
                                      submission(0, 0, "r-a")])
         assert stored_events(app) > 0
         assert list(listener.notifies(timeout=0.5, stop_after=1)) == []
+
+
+def test_a_position_moved_by_another_consumer_is_read_again_and_nothing_applies_twice(
+    app: RegistrationApplication,
+) -> None:
+    """Each poll reads its partitions' positions: one remembered from an earlier poll could
+    be behind another consumer's, and a later position would still be accepted."""
+    applying = processor(app)
+    applying.process_poll([record(PARTNERS, 0, 0, partner_enrolled("p-1")),
+                           submission(0, 0, "r-a")])
+    other = processor(app)  # another consumer, given the partition meanwhile
+    other.process_poll([submission(0, 1, "r-b"), submission(0, 2, "r-c")])
+    before = stored_events(app)
+
+    done = applying.process_poll([submission(0, 1, "r-b"), submission(0, 2, "r-c"),
+                                  submission(0, 3, "r-d")])  # fetched before it lost it
+
+    assert done[REQUESTS, 0].applied == 1  # r-d only
+    assert [status(app, r) for r in ("r-b", "r-c", "r-d")] == ["received"] * 3
+    registration = app.get_or_none(DealRegistration.create_id("r-d"))
+    index_events = 1  # the partner's open registrations, one more
+    assert stored_events(app) - before == registration.version + index_events
+    assert positions(app, (REQUESTS, 0)) == [4]
