@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
+from dealreg.collector import collect_less_often
 from dealreg.drain import LOCAL_BROKER_WARNING, StopSignals, drain
 from dealreg.health import HealthEndpoint
 from dealreg.lag import InputEnds, stack_remaining, stack_topics
@@ -37,6 +38,7 @@ async def run_services(
     services have started; one that ends (or fails) stops everything, and its failure is
     raised once the services have stopped. The process serves ``/healthz``, ``/readyz`` and
     ``/metrics`` meanwhile (``dealreg.health``)."""
+    collect_less_often()
     signals = StopSignals(stop)
     stop = signals.requested
     broker = LocalBroker(port=settings.local_broker_port) if start_local_broker else None

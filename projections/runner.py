@@ -27,6 +27,7 @@ from typing import Any, Protocol, TextIO
 
 from eventsourcing.persistence import Notification
 
+from dealreg.collector import collect_less_often
 from dealreg.eventstore import ServiceApplication, stored_topics
 from dealreg.projections.store import Document, ReadStore, encoded
 
@@ -233,6 +234,7 @@ class Projector:
     async def follow(self, projections: Sequence[Projection], stop: asyncio.Event,
                      interval_s: float = 0.5) -> None:
         """Catch up every ``interval_s`` until ``stop`` is set."""
+        collect_less_often()
         while not stop.is_set():
             try:
                 applied = await asyncio.to_thread(self.catch_up, projections)
