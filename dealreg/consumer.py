@@ -99,8 +99,6 @@ class EffectivelyOnceConsumer:
         self._deferred_since: dict[tuple[str, int, int], float] = {}
         self._uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
         self._committer: asyncio.Task[None] | None = None
-        self._poll_timeout_ms = settings.batch_timeout_ms
-        self._max_records = settings.batch_max_records
         self.subscriber: BatchSubscriber = broker.subscriber(
             *topics,
             group_id=settings.consumer_group(service),
@@ -123,8 +121,9 @@ class EffectivelyOnceConsumer:
         """The records fetched so far, at most a batch: at once when there are some,
         otherwise as soon as some arrive or after ``DEALREG_BATCH_TIMEOUT_MS`` (then
         none, and FastStream's loop polls again)."""
-        fetched = await consumer.getmany(timeout_ms=self._poll_timeout_ms,
-                                         max_records=self._max_records)
+        subscriber = self.subscriber
+        fetched = await consumer.getmany(timeout_ms=subscriber.batch_timeout_ms,
+                                         max_records=subscriber.max_records)
         return tuple(chain.from_iterable(fetched.values()))
 
     async def _handle(self, message: BatchMessage) -> None:

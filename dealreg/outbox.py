@@ -98,7 +98,7 @@ class OutboxRelay:
         self._position: int | None = None  # how far it published, once read from the store
         self._stored: int | None = None  # the position as stored
         self._stored_at = time.monotonic()
-        self._store_every_s = settings.outbox_poll_ms / 1000
+        self._poll_s = settings.outbox_poll_ms / 1000
 
     def wake(self) -> None:
         """Called after the consumer's poll, which handed its events over: publish them now
@@ -121,7 +121,6 @@ class OutboxRelay:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Publish until ``stopping`` is set, then publish what is left and return."""
-        poll_s = self.settings.outbox_poll_ms / 1000
         read_store = True  # at start: whatever earlier runs left unpublished
         while not stopping.is_set():
             self._wake.clear()
@@ -142,7 +141,7 @@ class OutboxRelay:
             waiters = [asyncio.ensure_future(self._wake.wait()),
                        asyncio.ensure_future(stopping.wait())]
             done, pending = await asyncio.wait(
-                waiters, timeout=poll_s, return_when=asyncio.FIRST_COMPLETED
+                waiters, timeout=self._poll_s, return_when=asyncio.FIRST_COMPLETED
             )
             read_store = not done  # the poll's time is up: look for others' events too
             for waiter in pending:
@@ -186,7 +185,7 @@ class OutboxRelay:
                 await asyncio.gather(*confirmations)
                 metrics.published(self.service, time.monotonic() - started)
                 self._position = batch[-1][0]
-                if messages or time.monotonic() - self._stored_at >= self._store_every_s:
+                if messages or time.monotonic() - self._stored_at >= self._poll_s:
                     await self._store_position()
             except BaseException:
                 self._position = None  # read it again: another instance may have moved it
