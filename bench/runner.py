@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -264,19 +264,30 @@ class StackBench:
         self.result.details["probes_approved"] = approved
         self.result.details["ready_s"] = round(time.monotonic() - started, 2)
 
+    async def _until_done(self, remaining: Callable[[], Awaitable[str | None]]) -> float:
+        """Until ``remaining`` says nothing is left (None), polling; the seconds it took.
+        Fails when the stack died, or with what remains after ``stall_s``."""
+        started = time.monotonic()
+        while (left := await remaining()) is not None:
+            assert self.stack is not None
+            self.stack.check_alive()
+            if time.monotonic() - started > self.options.stall_s:
+                raise TimeoutError(f"{self.label}: {left}")
+            await asyncio.sleep(0.2)
+        return round(time.monotonic() - started, 2)
+
     async def _caught_up(self) -> None:
         """Until every service stored the position of the end of each of its input topics
         (e.g. payouts has read every approval before deals arrive)."""
-        started = time.monotonic()
-        for name in definitions():
-            while (lag := (await self._lags(name))[0]) > 0:
-                assert self.stack is not None
-                self.stack.check_alive()
-                if time.monotonic() - started > self.options.stall_s:
-                    raise TimeoutError(f"{self.label}: {name} still {lag} records behind")
-                await asyncio.sleep(0.2)
+
+        async def unread() -> str | None:
+            for name in definitions():
+                if (lag := (await self._lags(name))[0]) > 0:
+                    return f"{name} still {lag} records behind"
+            return None
+
         self.result.details.setdefault("catch_up_s", []).append(
-            round(time.monotonic() - started, 2))
+            await self._until_done(unread))
 
     async def _settled(self) -> None:
         """Until the stack has nothing left of the phases before: every input stored, every
@@ -284,26 +295,22 @@ class StackBench:
         below capacity is measured on a stack below capacity, not on one still digesting
         the history of the run's other phases (``settle_s`` in the details)."""
         await self._caught_up()
-        started = time.monotonic()
         store = await asyncio.to_thread(ReadStore.open, self.settings)
+        projector = Projector(store, self.apps)
+        projections = list(all_projections().values())
+
+        async def unfinished() -> str | None:
+            unpublished = sum([(await self._lags(name))[1] for name in definitions()])
+            lags = await asyncio.to_thread(projector.status, projections)
+            behind = sum(lag.behind for lag in lags)
+            if unpublished == 0 and behind == 0:
+                return None
+            return f"{unpublished} events unpublished and the projections {behind} events behind"
+
         try:
-            projector = Projector(store, self.apps)
-            projections = list(all_projections().values())
-            while True:
-                unpublished = sum([(await self._lags(name))[1] for name in definitions()])
-                lags = await asyncio.to_thread(projector.status, projections)
-                behind = sum(lag.behind for lag in lags)
-                if unpublished == 0 and behind == 0:
-                    break
-                assert self.stack is not None
-                self.stack.check_alive()
-                if time.monotonic() - started > self.options.stall_s:
-                    raise TimeoutError(f"{self.label}: {unpublished} events unpublished and "
-                                       f"the projections {behind} events behind")
-                await asyncio.sleep(0.5)
+            self.result.details["settle_s"] = await self._until_done(unfinished)
         finally:
             store.close()
-        self.result.details["settle_s"] = round(time.monotonic() - started, 2)
 
     def _decision(self, registration_id: str) -> str | None:
         assert self.watcher is not None
