@@ -31,8 +31,8 @@ from dealreg.services.payouts.domain import PAYOUT_EVENTS, DealPayouts, payout_e
 from dealreg.services.registration.domain import DealRegistration
 
 
-@lru_cache(maxsize=65_536)  # a partner's uuid5 for each of its events would be a tenth
-def partner_key(partner_id: str) -> str:  # of a rebuild's time
+@lru_cache(maxsize=65_536)  # made once per partner: its id (business_id keeps the uuid5)
+def partner_key(partner_id: str) -> str:  # formatted for each event is a few % of a rebuild
     return _partner_doc(Partner.create_id(partner_id))
 
 

@@ -17,7 +17,7 @@ from dealreg.services.registration.status import STATUS, Status
 NAME = "partner_registrations"
 
 
-@lru_cache(maxsize=65_536)  # the partner's uuid5 once, not for each of its events
+@lru_cache(maxsize=65_536)  # the key made once per partner, not its uuid formatted per event
 def registrations_prefix(partner_id: str) -> str:
     return f"registration:{Partner.create_id(partner_id)}:"
 
